@@ -1,0 +1,166 @@
+"""The layer functions f_i of every model family.
+
+Each block takes one flag, ``residual``: whether its sub-layers add their input (the residual
+twin) or not (the AC / feed-forward twin). Nothing else about connectivity lives here; the wiring
+between blocks is :mod:`acn.connectivity`. Both settings have exactly the same parameters, so a
+residual model and its ACN twin have equal parameter counts.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class Mlp(nn.Module):
+    """Linear -> GELU -> Linear (dropout after each when > 0)."""
+
+    def __init__(self, dim: int, hidden: int, out: int | None = None, dropout: float = 0.0):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, out or dim)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.fc2(self.drop(F.gelu(self.fc1(x)))))
+
+
+class MLPBlock(nn.Module):
+    """Pre-LN MLP block for vector inputs: f(x) = MLP(LN(x)), plus x when residual."""
+
+    def __init__(self, dim: int, hidden: int, *, residual: bool, dropout: float = 0.0):
+        super().__init__()
+        self.residual = residual
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, hidden, dropout=dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.mlp(self.norm(x))
+        return x + y if self.residual else y
+
+
+class TokenMixer(nn.Module):
+    """Token-mixing MLP across the token axis of [B, T, D].
+
+    The authors' Mixer uses Conv1d(T, S, k=1) for this; a Linear over the transposed tensor is the
+    same function and runs as one matmul instead of a convolution (faster on CPU).
+    """
+
+    def __init__(self, num_tokens: int, hidden: int, dropout: float = 0.0):
+        super().__init__()
+        self.mlp = Mlp(num_tokens, hidden, dropout=dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.mlp(x.transpose(1, 2)).transpose(1, 2)
+
+
+class MixerBlock(nn.Module):
+    """MLP-Mixer layer on [B, T, D] tokens.
+
+    Standard (``tail=False``): ``h = x + tok(LN x); out = h + chan(LN h)``; the AC twin drops both
+    adds: ``out = chan(LN tok(LN x))``.
+
+    Paper (``tail=True``, the authors' CIFAR-10 Mixer): the sub-layers are as above and every layer
+    ends in ``LN(ReLU(Linear(h) + x))`` - a skip *inside* the nonlinearity that both the residual
+    and the AC layer keep (paper.md section 2.3).
+    """
+
+    def __init__(
+        self,
+        num_tokens: int,
+        dim: int,
+        token_hidden: int,
+        channel_hidden: int,
+        *,
+        residual: bool,
+        tail: bool = False,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.residual = residual
+        self.norm1 = nn.LayerNorm(dim)
+        self.token_mlp = TokenMixer(num_tokens, token_hidden, dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.channel_mlp = Mlp(dim, channel_hidden, dropout=dropout)
+        if tail:
+            self.tail_fc = nn.Linear(dim, dim)
+            self.tail_norm = nn.LayerNorm(dim)
+        else:
+            self.tail_fc = None
+            self.tail_norm = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.token_mlp(self.norm1(x))
+        if self.residual:
+            h = h + x
+        c = self.channel_mlp(self.norm2(h))
+        h = h + c if self.residual else c
+        if self.tail_fc is not None:
+            h = self.tail_norm(F.relu(self.tail_fc(h) + x))
+        return h
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with ``F.scaled_dot_product_attention`` (fused on every device)."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if dim % num_heads:
+            from .errors import ConfigError
+
+            raise ConfigError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.num_heads, d // self.num_heads).unbind(2)
+        y = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            attn_mask=attn_mask,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+class TransformerBlock(nn.Module):
+    """Transformer encoder layer, pre-LN (ViT) or post-LN (original BERT).
+
+    Pre-LN:  ``h = x + attn(LN x); out = h + mlp(LN h)``; AC twin: ``out = mlp(LN attn(LN x))``.
+    Post-LN: ``h = LN(x + attn(x)); out = LN(h + mlp(h))``; AC twin (AC-BERT) removes both adds and
+    keeps both LayerNorms: ``h = LN(attn(x)); out = LN(mlp(h))``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_hidden: int,
+        *,
+        residual: bool,
+        norm_first: bool = True,
+        dropout: float = 0.0,
+        attn_dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.residual = residual
+        self.norm_first = norm_first
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6 if norm_first else 1e-12)
+        self.attn = SelfAttention(dim, num_heads, attn_dropout)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6 if norm_first else 1e-12)
+        self.mlp = Mlp(dim, mlp_hidden)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def _add(self, x: Tensor, y: Tensor) -> Tensor:
+        return x + y if self.residual else y
+
+    def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+        if self.norm_first:
+            h = self._add(x, self.drop(self.attn(self.norm1(x), attn_mask)))
+            return self._add(h, self.drop(self.mlp(self.norm2(h))))
+        h = self.norm1(self._add(x, self.drop(self.attn(x, attn_mask))))
+        return self.norm2(self._add(h, self.drop(self.mlp(h))))

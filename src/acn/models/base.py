@@ -1,0 +1,156 @@
+"""The shape every model family shares: embed -> connected stack -> pool -> norm -> head.
+
+Families only say how to embed an input, how to build block i, and what the head is. Everything
+about depth lives here and in :mod:`acn.connectivity`: the full forward, the L+1 per-depth
+predictions from one pass, and truncation to a standalone k-block model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ..connectivity import ConnectedStack, block_residual, check_mode, connect
+from ..errors import ConfigError
+
+POOLS = ("cls", "mean", "none")
+
+
+@dataclass
+class ModelConfig:
+    """Fields every family has. Families subclass this with their own sizes."""
+
+    name: str = ""
+    depth: int = 4
+    connectivity: str = "acn"
+    num_classes: int = 10
+
+
+class StackModel(nn.Module):
+    """Base class of all model families; see the module docstring.
+
+    Public interface: ``depth``, ``forward(x)``, ``logits_per_depth(x)``, ``truncate(k)``,
+    ``example_input(batch_size)``, ``config`` (a dataclass) and ``family``.
+    """
+
+    family: ClassVar[str] = ""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        check_mode(config.connectivity)
+        if config.depth < 0:
+            raise ConfigError(f"depth must be >= 0, got {config.depth}")
+        self.config = config
+        residual = block_residual(config.connectivity)
+        self.embed = self.build_embed()
+        blocks = [self.build_block(i, residual) for i in range(config.depth)]
+        self.stack: ConnectedStack = connect(
+            blocks, config.connectivity, dim=self.width, blocks_have_residual=residual
+        )
+        self.norm = self.build_norm()
+        self.head = self.build_head()
+        self.init_weights()
+
+    # -- what a family provides ------------------------------------------------------------------
+    @property
+    def width(self) -> int:
+        """Feature size of the stream (last axis)."""
+        return self.config.dim  # type: ignore[attr-defined]
+
+    @property
+    def pool_mode(self) -> str:
+        return getattr(self.config, "pool", "none")
+
+    def build_embed(self) -> nn.Module:
+        raise NotImplementedError
+
+    def build_block(self, index: int, residual: bool) -> nn.Module:
+        raise NotImplementedError
+
+    def build_norm(self) -> nn.Module:
+        return nn.LayerNorm(self.width)
+
+    def build_head(self) -> nn.Module:
+        return nn.Linear(self.width, self.config.num_classes)
+
+    def init_weights(self) -> None:
+        """Family-specific init; the default keeps PyTorch's (as the authors' code does)."""
+
+    def block_kwargs(self, x: Tensor) -> dict[str, Any]:
+        """Extra per-input arguments every block receives (e.g. an attention mask)."""
+        return {}
+
+    def example_input(
+        self, batch_size: int = 2, generator: torch.Generator | None = None
+    ) -> Tensor:
+        raise NotImplementedError
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters that should not be decayed besides norms and biases (embeddings)."""
+        return set()
+
+    # -- shared machinery ------------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        return self.stack.depth
+
+    def pool(self, rep: Tensor) -> Tensor:
+        """Token pooling. Applied before the final norm: for cls pooling with a per-token LayerNorm
+        this is the same function as norm-then-pool, and it lets per-depth readout pool each depth
+        as it is produced instead of keeping L+1 token tensors."""
+        mode = self.pool_mode
+        if mode == "cls":
+            return rep[:, 0]
+        if mode == "mean":
+            return rep.mean(dim=1)
+        return rep
+
+    def start(self, x: Tensor) -> tuple[Tensor, dict[str, Any]]:
+        """Embed ``x``; returns x_0 and the block keyword arguments for this input."""
+        return self.embed(x), self.block_kwargs(x)
+
+    def predict(self, rep: Tensor) -> Tensor:
+        """Head applied to a representation read off the stack (any depth)."""
+        return self.head(self.norm(self.pool(rep)))
+
+    def forward(self, x: Tensor, depth: int | None = None) -> Tensor:
+        """Prediction of the network using its first ``depth`` blocks (default: all)."""
+        x0, kwargs = self.start(x)
+        return self.predict(self.stack(x0, depth, **kwargs))
+
+    def features_per_depth(self, x: Tensor) -> Tensor:
+        """Pooled, normed features at depth 0..L, stacked: [L+1, B, ...]; one pass."""
+        x0, kwargs = self.start(x)
+        pooled = self.stack.per_depth(x0, readout=self.pool, **kwargs)
+        return self.norm(torch.stack(pooled))
+
+    def logits_per_depth(self, x: Tensor) -> Tensor:
+        """The L+1 predictions of depth 0..L through the model's own head, from ONE forward pass.
+
+        Returns a tensor [L+1, B, ...]: index k is the prediction using the first k blocks, index
+        -1 equals ``model(x)``. The head runs once, batched over all depths.
+        """
+        return self.head(self.features_per_depth(x))
+
+    def truncate(self, k: int) -> StackModel:
+        """A standalone model with the first ``k`` blocks; its output equals
+        ``logits_per_depth(x)[k]`` and its parameters are only what it keeps."""
+        if not 0 <= k <= self.depth:
+            raise ConfigError(f"cannot truncate a depth-{self.depth} model to {k} blocks")
+        small = type(self)(dataclasses.replace(self.config, depth=k))
+        state = self.state_dict()
+        small.load_state_dict({key: state[key] for key in small.state_dict()})
+        ref = next(self.parameters())
+        return small.to(device=ref.device, dtype=ref.dtype).train(self.training)
+
+    def num_params(self) -> int:
+        """Number of distinct parameters (tied weights counted once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def extra_repr(self) -> str:
+        return f"name={self.config.name!r}, family={self.family!r}"

@@ -1,0 +1,144 @@
+"""BERT-style encoder: post-LN blocks as in original BERT, with an MLM or a classification head.
+
+AC-BERT (paper.md section 2.3) removes both residual adds of every layer and keeps both
+LayerNorms; its head reads x_0 + sum_i x_i, where x_0 is the embedding output (after BERT's
+embedding LayerNorm).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..blocks import TransformerBlock
+from ..errors import ConfigError, DataError
+from .base import ModelConfig, StackModel
+from .init import init_transformer_weights
+
+
+@dataclass
+class BertConfig(ModelConfig):
+    vocab_size: int = 32768
+    max_len: int = 128
+    dim: int = 768
+    num_heads: int = 12
+    mlp_hidden: int = 3072
+    type_vocab_size: int = 2
+    pad_id: int = 0
+    head: str = "cls"  # "cls": pooler + classifier; "mlm": masked-LM head tied to the embeddings
+    # The authors' BERT recipe uses dropout 0 (paper.md section 5.5).
+    dropout: float = 0.0
+    num_classes: int = 2
+
+
+class BertEmbed(nn.Module):
+    """Word + position + token-type embeddings, LayerNorm, dropout."""
+
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.word = nn.Embedding(c.vocab_size, c.dim, padding_idx=c.pad_id)
+        self.position = nn.Embedding(c.max_len, c.dim)
+        self.token_type = nn.Embedding(c.type_vocab_size, c.dim)
+        self.norm = nn.LayerNorm(c.dim, eps=1e-12)
+        self.drop = nn.Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
+        self.vocab_size, self.max_len = c.vocab_size, c.max_len
+
+    def forward(self, ids: Tensor) -> Tensor:
+        if ids.ndim != 2 or ids.dtype not in (torch.int64, torch.int32):
+            raise DataError(
+                f"expected integer token ids of shape [B, T], got {ids.dtype} {list(ids.shape)}"
+            )
+        t = ids.shape[1]
+        if t > self.max_len:
+            raise DataError(f"sequence length {t} exceeds the model's max_len {self.max_len}")
+        pos = torch.arange(t, device=ids.device)
+        x = self.word(ids) + self.position(pos) + self.token_type.weight[0]
+        return self.drop(self.norm(x))
+
+
+class Pooler(nn.Module):
+    """BERT's pooler (dense + tanh on [CLS]) followed by the classifier."""
+
+    def __init__(self, dim: int, num_classes: int, dropout: float) -> None:
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.classifier = nn.Linear(dim, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.drop(torch.tanh(self.dense(x))))
+
+
+class MLMHead(nn.Module):
+    """Dense -> GELU -> LayerNorm -> decoder whose weight is tied to the word embeddings."""
+
+    def __init__(self, dim: int, word: nn.Embedding) -> None:
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-12)
+        self.word = [word]  # a list, so the tied weight is registered once (in the embedding)
+        self.bias = nn.Parameter(torch.zeros(word.num_embeddings))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(self.norm(F.gelu(self.dense(x))), self.word[0].weight, self.bias)
+
+
+class BertModel(StackModel):
+    """Token ids -> embeddings -> L post-LN encoder layers -> MLM or pooler/classifier head."""
+
+    family = "bert"
+    config_class = BertConfig
+    config: BertConfig
+
+    def __init__(self, config: BertConfig) -> None:
+        if config.head not in ("cls", "mlm"):
+            raise ConfigError(f"unknown BERT head {config.head!r}; choose 'cls' or 'mlm'")
+        super().__init__(config)
+
+    @property
+    def pool_mode(self) -> str:
+        return "cls" if self.config.head == "cls" else "none"
+
+    def build_embed(self) -> nn.Module:
+        return BertEmbed(self.config)
+
+    def build_block(self, index: int, residual: bool) -> nn.Module:
+        c = self.config
+        return TransformerBlock(
+            c.dim, c.num_heads, c.mlp_hidden, residual=residual, norm_first=False, dropout=c.dropout
+        )
+
+    def build_norm(self) -> nn.Module:
+        return nn.Identity()  # post-LN: every layer already ends in a LayerNorm
+
+    def build_head(self) -> nn.Module:
+        c = self.config
+        if c.head == "mlm":
+            return MLMHead(c.dim, self.embed.word)
+        return Pooler(c.dim, c.num_classes, c.dropout)
+
+    def init_weights(self) -> None:
+        init_transformer_weights(self)
+        with torch.no_grad():
+            self.embed.word.weight[self.config.pad_id].zero_()
+
+    def block_kwargs(self, x: Tensor) -> dict[str, Any]:
+        pad = x == self.config.pad_id
+        if not bool(pad.any()):
+            return {}
+        # boolean SDPA mask, True = attend; padding keys are masked for every query
+        return {"attn_mask": (~pad)[:, None, None, :]}
+
+    def no_weight_decay(self) -> set[str]:
+        return {"embed.word.weight", "embed.position.weight", "embed.token_type.weight"}
+
+    def example_input(
+        self, batch_size: int = 2, generator: torch.Generator | None = None
+    ) -> Tensor:
+        c = self.config
+        # ids >= 5 avoid the special tokens, so the example has no padding (full-length cost)
+        return torch.randint(5, c.vocab_size, (batch_size, c.max_len), generator=generator)

@@ -1,0 +1,213 @@
+"""Named presets: ``create_model(name, connectivity=..., **overrides)`` and ``list_models``."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from .base import StackModel
+from .bert import BertModel
+from .mixer import MixerModel
+from .mlp import MLPModel
+from .vit import ViTModel
+
+FAMILIES: dict[str, type[StackModel]] = {
+    m.family: m for m in (MLPModel, MixerModel, ViTModel, BertModel)
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    family: str
+    defaults: dict[str, Any]
+    description: str
+    # overrides that make the preset small enough for a unit test on CPU
+    tiny: dict[str, Any] = field(default_factory=dict)
+
+
+_TINY_IMAGE = {"image_size": 16, "patch_size": 4, "depth": 3}
+PRESETS: dict[str, Preset] = {
+    "mlp_s4": Preset(
+        "mlp",
+        dict(depth=4, in_features=784, dim=256, hidden=512),
+        "4-block MLP for flattened 28x28 images",
+        dict(dim=16, hidden=32, depth=3, in_features=20),
+    ),
+    "mlp_s8": Preset(
+        "mlp",
+        dict(depth=8, in_features=784, dim=256, hidden=512),
+        "8-block MLP for flattened 28x28 images",
+        dict(dim=16, hidden=32, depth=3, in_features=20),
+    ),
+    "mixer_s8": Preset(
+        "mixer",
+        dict(
+            depth=8,
+            image_size=28,
+            in_chans=1,
+            patch_size=4,
+            dim=64,
+            token_hidden=32,
+            channel_hidden=256,
+            tail=True,
+            pool="cls",
+        ),
+        "8-layer paper-style Mixer for 28x28 grayscale (the demo model)",
+        dict(_TINY_IMAGE, dim=16, token_hidden=8, channel_hidden=32),
+    ),
+    "mixer_std_s8": Preset(
+        "mixer",
+        dict(
+            depth=8,
+            image_size=28,
+            in_chans=1,
+            patch_size=4,
+            dim=64,
+            token_hidden=32,
+            channel_hidden=256,
+            tail=False,
+            pool="mean",
+        ),
+        "8-layer standard (timm-style) Mixer for 28x28 grayscale",
+        dict(_TINY_IMAGE, in_chans=1, dim=16, token_hidden=8, channel_hidden=32),
+    ),
+    "mixer_cifar_paper": Preset(
+        "mixer",
+        dict(
+            depth=16,
+            image_size=32,
+            in_chans=3,
+            patch_size=4,
+            dim=128,
+            token_hidden=64,
+            channel_hidden=512,
+            tail=True,
+            pool="cls",
+        ),
+        "the paper's 16-layer CIFAR-10 Mixer, as the authors' code builds it",
+        dict(_TINY_IMAGE, dim=16, token_hidden=8, channel_hidden=32),
+    ),
+    "vit_b16_224": Preset(
+        "vit",
+        dict(
+            depth=12,
+            image_size=224,
+            patch_size=16,
+            dim=768,
+            num_heads=12,
+            mlp_ratio=4.0,
+            num_classes=1000,
+        ),
+        "ViT-B/16 at 224 px (the paper's ImageNet size)",
+        dict(_TINY_IMAGE, dim=16, num_heads=2),
+    ),
+    "vit_tiny_cifar": Preset(
+        "vit",
+        dict(depth=6, image_size=32, patch_size=4, dim=96, num_heads=3, mlp_ratio=4.0),
+        "6-block ViT for 32x32 images, CPU-sized",
+        dict(_TINY_IMAGE, dim=16, num_heads=2),
+    ),
+    "bert_base": Preset(
+        "bert",
+        dict(
+            depth=12,
+            vocab_size=32768,
+            max_len=128,
+            dim=768,
+            num_heads=12,
+            mlp_hidden=3072,
+            head="cls",
+            num_classes=2,
+        ),
+        "BERT-base (vocab 32,768 as the authors' WordPiece), classification head",
+        dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32),
+    ),
+    "bert_base_mlm": Preset(
+        "bert",
+        dict(
+            depth=12,
+            vocab_size=32768,
+            max_len=128,
+            dim=768,
+            num_heads=12,
+            mlp_hidden=3072,
+            head="mlm",
+        ),
+        "BERT-base with the masked-LM head",
+        dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32),
+    ),
+    "bert_tiny": Preset(
+        "bert",
+        dict(
+            depth=4,
+            vocab_size=8192,
+            max_len=64,
+            dim=128,
+            num_heads=2,
+            mlp_hidden=512,
+            head="cls",
+            num_classes=2,
+        ),
+        "4-layer 128-d BERT for CPU, classification head",
+        dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32),
+    ),
+    "bert_tiny_mlm": Preset(
+        "bert",
+        dict(
+            depth=4, vocab_size=8192, max_len=64, dim=128, num_heads=2, mlp_hidden=512, head="mlm"
+        ),
+        "4-layer 128-d BERT for CPU, masked-LM head",
+        dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32),
+    ),
+}
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Preset names matching a shell-style wildcard, sorted."""
+    return sorted(n for n in PRESETS if fnmatch.fnmatch(n, pattern))
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ConfigError(
+            f"unknown model {name!r}; `acn models` lists them (e.g. {', '.join(list_models()[:4])})"
+        )
+    return PRESETS[name]
+
+
+def build_config(family: str, values: dict[str, Any]):
+    """The family's config dataclass from plain values; unknown keys are a one-line error."""
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
+    cls = FAMILIES[family].config_class
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} for {family} models; valid: {', '.join(sorted(names))}"
+        )
+    return cls(**values)
+
+
+def build_model(family: str, values: dict[str, Any]) -> StackModel:
+    """A model of ``family`` from its config values (what checkpoints store)."""
+    return FAMILIES[family](build_config(family, values))
+
+
+def create_model(name: str, connectivity: str = "acn", **overrides: Any) -> StackModel:
+    """Build preset ``name`` with the given connectivity; ``overrides`` replace config fields.
+
+    ``None`` overrides are ignored (so CLI defaults can be passed straight through).
+    """
+    preset = get_preset(name)
+    values = {**preset.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+    values.update(name=name, connectivity=connectivity)
+    return build_model(preset.family, values)
+
+
+def tiny_overrides(name: str) -> dict[str, Any]:
+    """Overrides that shrink preset ``name`` to unit-test size."""
+    return dict(get_preset(name).tiny)
