@@ -8,6 +8,7 @@ residual model and its ACN twin have equal parameter counts.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -42,16 +43,26 @@ class MLPBlock(nn.Module):
 class TokenMixer(nn.Module):
     """Token-mixing MLP across the token axis of [B, T, D].
 
-    The authors' Mixer uses Conv1d(T, S, k=1) for this; a Linear over the transposed tensor is the
-    same function and runs as one matmul instead of a convolution (faster on CPU).
+    The authors' Mixer uses Conv1d(T, S, k=1) for this. The same function is computed here as a
+    batched matmul ``W @ x`` on the [B, T, D] tensor itself: no transposes, so no copies, and one
+    GEMM per sample instead of a convolution. The weights live in ordinary ``nn.Linear`` modules so
+    that pruning, weight decay and FLOP counting treat them like every other linear layer.
     """
 
     def __init__(self, num_tokens: int, hidden: int, dropout: float = 0.0):
         super().__init__()
-        self.mlp = Mlp(num_tokens, hidden, dropout=dropout)
+        self.fc1 = nn.Linear(num_tokens, hidden)
+        self.fc2 = nn.Linear(hidden, num_tokens)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    @staticmethod
+    def _mix(fc: nn.Linear, x: Tensor) -> Tensor:
+        b = x.shape[0]
+        return torch.baddbmm(fc.bias.unsqueeze(-1), fc.weight.expand(b, -1, -1), x)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.mlp(x.transpose(1, 2)).transpose(1, 2)
+        h = self.drop(F.gelu(self._mix(self.fc1, x)))
+        return self.drop(self._mix(self.fc2, h))
 
 
 class MixerBlock(nn.Module):
