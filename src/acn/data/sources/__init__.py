@@ -1,0 +1,1 @@
+"""Readers, one per on-disk format; each returns DataSplits (see acn.data.registry)."""

@@ -1,0 +1,185 @@
+"""Text sources: TSV sentence classification and raw text for masked-language modelling.
+
+Both train a WordPiece tokenizer on the full training text (see acn.data.tokenizer), so a
+quick run with `limit` uses the same token ids as a full run.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from acn.data import tokenizer as wp
+from acn.data.dataset import ArrayDataset, DataSplits, make_splits
+from acn.data.sources.common import existing, reading
+from acn.errors import ConfigError, DataError
+
+TEXT_COLUMNS = ("sentence", "text")
+TEST_FILES = ("test.tsv", "validation.tsv", "dev.tsv")
+
+
+def _check_options(limit: int | None, max_len: int) -> None:
+    if limit is not None and limit <= 0:
+        raise ConfigError(f"limit must be positive, got {limit}")
+    if max_len < 3:
+        raise ConfigError(f"max_len must be at least 3 ([CLS] token [SEP]), got {max_len}")
+
+
+def read_tsv(path: Path) -> tuple[list[str], list[str]]:
+    """(texts, labels) from a TSV with a header naming `label` and `sentence` or `text`."""
+    with reading(path, "TSV file"), path.open(newline="", encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(rows, None)
+        if header is None:
+            raise DataError(f"empty TSV file: {path}")
+        text_col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
+        if "label" not in header or text_col is None:
+            raise DataError(
+                f"TSV header needs 'label' and 'sentence' or 'text', got {header}: {path}"
+            )
+        label_col = header.index("label")
+        texts, labels = [], []
+        for lineno, row in enumerate(rows, start=2):
+            if len(row) != len(header):
+                raise DataError(
+                    f"{path}:{lineno}: expected {len(header)} tab-separated fields, got {len(row)}"
+                )
+            label = row[label_col].strip()
+            if not label:
+                raise DataError(f"{path}:{lineno}: empty label")
+            texts.append(row[text_col])
+            labels.append(label)
+    return texts, labels
+
+
+def _has_labels(path: Path) -> bool:
+    """GLUE test.tsv files carry no labels; those cannot serve as the test split."""
+    with reading(path, "TSV file"), path.open(newline="", encoding="utf-8") as f:
+        return "label" in f.readline().rstrip("\r\n").split("\t")
+
+
+def label_ids(
+    train: list[str], test: list[str], test_path: Path
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Integer labels are used as given; string labels map to ids in sorted order."""
+    if all(s.isdigit() for s in train):
+        classes = [str(i) for i in range(max(int(s) for s in train) + 1)]
+    else:
+        classes = sorted(set(train))
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = next((s for s in test if s not in index), None)
+    if unknown is not None:
+        raise DataError(f"label {unknown!r} in {test_path} does not occur in the training labels")
+    return _ids(train, index), _ids(test, index), classes
+
+
+def _ids(labels: list[str], index: dict[str, int]) -> torch.Tensor:
+    return torch.tensor([index[s] for s in labels], dtype=torch.int64)
+
+
+def _unlabelled(x: torch.Tensor) -> torch.Tensor:
+    """MLM rows carry no class label; -1 marks that."""
+    return torch.full((len(x),), -1, dtype=torch.int64)
+
+
+def load_tsv(
+    path: str,
+    max_len: int = 64,
+    vocab_size: int = 8192,
+    lowercase: bool = True,
+    limit: int | None = None,
+    tokenizer: str | None = None,
+    cache_dir: str | None = None,
+) -> DataSplits:
+    """Sentence classification from train.tsv + test.tsv|validation.tsv|dev.tsv in `path`.
+
+    limit: keep the first `limit` rows of each split; tokenizer: a saved tokenizer JSON to use
+    instead of training one (e.g. the one from MLM pretraining).
+    """
+    _check_options(limit, max_len)
+    d = existing(path, want="dir")
+    train_path = d / "train.tsv"
+    if not train_path.is_file():
+        raise DataError(f"missing train.tsv in {d}")
+    test_path = next((d / n for n in TEST_FILES if (d / n).is_file() and _has_labels(d / n)), None)
+    if test_path is None:
+        raise DataError(f"no labelled test.tsv, validation.tsv or dev.tsv in {d}")
+    train_texts, train_labels = read_tsv(train_path)
+    test_texts, test_labels = read_tsv(test_path)
+    if not train_texts:
+        raise DataError(f"no rows in {train_path}")
+    y_train, y_test, classes = label_ids(train_labels, test_labels, test_path)
+    tok, tok_path = wp.get_tokenizer(
+        train_texts, [train_path], vocab_size=vocab_size, lowercase=lowercase,
+        cache_dir=cache_dir, tokenizer=tokenizer,
+    )  # fmt: skip
+    train = _encoded(tok, train_texts[:limit], y_train[:limit], classes, max_len, train_path)
+    test = _encoded(tok, test_texts[:limit], y_test[:limit], classes, max_len, test_path)
+    info = wp.tokenizer_info(tok, tok_path, max_len)
+    return make_splits(f"tsv:{d.name}", str(d), train, test, **info)
+
+
+def _encoded(
+    tok: Tokenizer, texts: list[str], y: torch.Tensor, classes: list[str], max_len: int, path: Path
+) -> ArrayDataset:
+    return ArrayDataset(wp.encode(tok, texts, max_len), y, classes, "text", source=str(path))
+
+
+def chunk_ids(ids: list[int], max_len: int) -> torch.Tensor:
+    """Cut a token stream into rows `[CLS] max_len-2 tokens [SEP]`; the last row is padded."""
+    body = max_len - 2
+    n = math.ceil(len(ids) / body)
+    stream = torch.full((n * body,), wp.PAD_ID, dtype=torch.int64)
+    stream[: len(ids)] = torch.tensor(ids, dtype=torch.int64)
+    rows = stream.view(n, body)
+    lengths = torch.full((n,), body)
+    lengths[-1] = len(ids) - (n - 1) * body
+    out = torch.full((n, max_len), wp.PAD_ID, dtype=torch.int64)
+    out[:, 0] = wp.CLS_ID
+    out[:, 1:-1] = rows
+    out[torch.arange(n), lengths + 1] = wp.SEP_ID  # right after each row's last real token
+    return out
+
+
+def load_text(
+    path: str,
+    max_len: int = 64,
+    vocab_size: int = 8192,
+    lowercase: bool = True,
+    test_fraction: float = 0.1,
+    limit: int | None = None,
+    tokenizer: str | None = None,
+    cache_dir: str | None = None,
+) -> DataSplits:
+    """Raw UTF-8 text for MLM: non-empty lines are tokenised, joined and chunked into rows of
+    max_len; the last `test_fraction` of rows (in text order) is the test split. kind "mlm"."""
+    _check_options(limit, max_len)
+    if not 0.0 < test_fraction < 1.0:
+        raise ConfigError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    p = existing(path, want="file")
+    with reading(p, "text file"):
+        lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+    lines = [ln for ln in lines if ln]
+    tok, tok_path = wp.get_tokenizer(
+        lines,
+        [p],
+        vocab_size=vocab_size,
+        lowercase=lowercase,
+        cache_dir=cache_dir,
+        tokenizer=tokenizer,
+    )
+    ids = [i for enc in tok.encode_batch(lines, add_special_tokens=False) for i in enc.ids]
+    if len(ids) < 2 * (max_len - 2):
+        raise DataError(f"too little text for two sequences of {max_len} tokens: {p}")
+    x = chunk_ids(ids, max_len)
+    n_test = max(1, round(test_fraction * len(x)))
+    x_train, x_test = x[: len(x) - n_test][:limit], x[len(x) - n_test :][:limit]
+    train = ArrayDataset(x_train, _unlabelled(x_train), [], "mlm", source=str(p))
+    test = ArrayDataset(x_test, _unlabelled(x_test), [], "mlm", source=str(p))
+    return make_splits(
+        f"text:{p.stem}", str(p), train, test, **wp.tokenizer_info(tok, tok_path, max_len)
+    )

@@ -1,0 +1,107 @@
+"""WordPiece tokenizer trained locally on the training texts (HF `tokenizers`).
+
+BERT-style: lower-cased, BERT pre-tokenisation, special tokens at fixed ids
+[PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, sequences `[CLS] ... [SEP]` padded/truncated to
+max_len. A trained tokenizer is cached as JSON keyed on the corpus file and the options, so
+the same data always gets the same ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from acn.data import cache
+from acn.errors import ConfigError, DataError
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int = 8192, lowercase: bool = True
+) -> Tokenizer:
+    """A fresh WordPiece tokenizer fitted to `texts`."""
+    if vocab_size < len(SPECIAL_TOKENS) + 1:
+        raise ConfigError(
+            f"vocab_size must be at least {len(SPECIAL_TOKENS) + 1}, got {vocab_size}"
+        )
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False
+    )
+    tok.train_from_iterator(texts, trainer)
+    return tok
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """A tokenizer JSON saved earlier; DataError if unreadable or without our special ids."""
+    p = Path(path).expanduser()
+    try:
+        tok = Tokenizer.from_file(str(p))
+    except Exception as exc:  # tokenizers raises its own Exception type for bad JSON
+        raise DataError(f"cannot read tokenizer file {p}: {exc}") from exc
+    for i, name in enumerate(SPECIAL_TOKENS):
+        if tok.token_to_id(name) != i:
+            raise DataError(f"tokenizer {p} does not map {name} to id {i}")
+    return tok
+
+
+def get_tokenizer(
+    texts: Sequence[str],
+    corpus_files: list[Path],
+    *,
+    vocab_size: int,
+    lowercase: bool,
+    cache_dir: str | None,
+    tokenizer: str | None = None,
+    **key_params: Any,
+) -> tuple[Tokenizer, Path]:
+    """The user's tokenizer file if given, else the cached one, else train and cache one."""
+    if tokenizer is not None:
+        return load_tokenizer(tokenizer), Path(tokenizer).expanduser()
+    key = cache.cache_key(
+        "wordpiece", corpus_files, vocab_size=vocab_size, lowercase=lowercase, **key_params
+    )
+    path = cache.cache_dir(cache_dir) / f"{key}.json"
+    if path.is_file():
+        try:
+            return load_tokenizer(path), path
+        except DataError:
+            pass  # a damaged cache entry is rebuilt below
+    tok = train_tokenizer(texts, vocab_size, lowercase)
+    cache.write_text_atomic(path, tok.to_str())
+    return tok, path
+
+
+def encode(tok: Tokenizer, texts: Sequence[str], max_len: int) -> torch.Tensor:
+    """int64 [N, max_len]: `[CLS] tokens [SEP]`, truncated, right-padded with [PAD]=0."""
+    if max_len < 3:
+        raise ConfigError(f"max_len must be at least 3 ([CLS] x [SEP]), got {max_len}")
+    rows = []
+    for enc in tok.encode_batch(list(texts), add_special_tokens=False):
+        ids = enc.ids[: max_len - 2]
+        rows.append([CLS_ID, *ids, SEP_ID] + [PAD_ID] * (max_len - 2 - len(ids)))
+    return torch.tensor(rows, dtype=torch.int64).reshape(len(rows), max_len)
+
+
+def tokenizer_info(tok: Tokenizer, path: Path, max_len: int) -> dict[str, Any]:
+    """The ids a model/training loop needs (goes into DataSplits.info)."""
+    return {
+        "vocab_size": tok.get_vocab_size(),
+        "max_len": max_len,
+        "pad_id": PAD_ID,
+        "unk_id": UNK_ID,
+        "cls_id": CLS_ID,
+        "sep_id": SEP_ID,
+        "mask_id": MASK_ID,
+        "special_ids": [PAD_ID, CLS_ID, SEP_ID],
+        "tokenizer_path": str(path),
+    }
