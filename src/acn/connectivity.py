@@ -197,18 +197,25 @@ class ConnectedStack(nn.Module):
         return self.read(state)
 
     def per_depth(
-        self, x0: Tensor, readout: Callable[[Tensor], Tensor] | None = None, **block_kwargs
+        self,
+        x0: Tensor,
+        readout: Callable[[Tensor], Tensor] | None = None,
+        on_step: Callable[[StackState, StackState], None] | None = None,
+        **block_kwargs,
     ) -> list[Tensor]:
         """The L+1 representations at depth 0..L from one pass.
 
         ``readout`` (e.g. cls pooling) is applied to each representation as it is produced, so a
-        caller that only needs pooled features never holds L+1 full token tensors.
+        caller that only needs pooled features never holds L+1 full token tensors. ``on_step``
+        (e.g. block influence) sees the states before and after every block during the same pass.
         """
         readout = readout or (lambda t: t)
         state = self.start(x0)
         outs = [readout(self.read(state))]
         for _ in range(self.depth):
-            state = self.step(state, **block_kwargs)
+            before, state = state, self.step(state, **block_kwargs)
+            if on_step is not None:
+                on_step(before, state)
             outs.append(readout(self.read(state)))
         return outs
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import DataError
-from .models.base import StackModel
+from .models.base import OnStep, StackModel
 
 
 @dataclass
@@ -31,8 +31,8 @@ class DepthEvaluation:
 
     @property
     def accuracy(self) -> list[float]:
-        """Accuracy (%) at depth 0..L."""
-        return (self.correct.float().mean(dim=1) * 100).tolist()
+        """Accuracy (%) at depth 0..L (float64, so the cutoff rule sees the same numbers everywhere)."""
+        return (self.correct.double().mean(dim=1) * 100).tolist()
 
     @property
     def num_samples(self) -> int:
@@ -52,10 +52,12 @@ def evaluate_per_depth(
     model: StackModel,
     batches: Iterable[tuple[Tensor, Tensor]],
     device: str | torch.device | None = None,
+    on_step: OnStep | None = None,
 ) -> DepthEvaluation:
     """Score ``model`` at every depth on prepared (x, y) batches (classification heads only).
 
     Runs ``logits_per_depth`` once per batch; the model's training mode is restored afterwards.
+    ``on_step`` (see :meth:`StackModel.features_per_depth`) observes the same pass.
     """
     device = device or next(model.parameters()).device
     was_training = model.training
@@ -65,7 +67,7 @@ def evaluate_per_depth(
         for x, y in batches:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             check_labels(y, model.config.num_classes)
-            logits = model.logits_per_depth(x)  # [L+1, B, C]
+            logits = model.logits_per_depth(x, on_step)  # [L+1, B, C]
             loss_sum += float(F.cross_entropy(logits[-1].float(), y, reduction="sum"))
             correct.append((logits.argmax(dim=-1) == y).cpu())
             labels.append(y.cpu())

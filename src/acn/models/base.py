@@ -8,16 +8,18 @@ predictions from one pass, and truncation to a standalone k-block model.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from ..connectivity import ConnectedStack, block_residual, check_mode, connect
+from ..connectivity import ConnectedStack, StackState, block_residual, check_mode, connect
 from ..errors import ConfigError
 
 POOLS = ("cls", "mean", "none")
+OnStep = Callable[[StackState, StackState], None]
 
 
 @dataclass
@@ -28,6 +30,28 @@ class ModelConfig:
     depth: int = 4
     connectivity: str = "acn"
     num_classes: int = 10
+    # Early-exit branches (BranchyNet-style, paper App. H): the depths 1..L that get their own
+    # classifier Linear(h, m*h)-GELU-Linear(m*h, C) on the pooled, normed feature at that depth.
+    exit_branches: tuple[int, ...] = ()
+    branch_hidden_mult: int = 2
+
+
+def _normalise_branches(config: ModelConfig) -> ModelConfig:
+    """``config`` with its branch depths as a sorted tuple (JSON gives lists), checked."""
+    try:
+        branches = tuple(sorted({int(d) for d in config.exit_branches}))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"exit_branches must be a list of depths, got {config.exit_branches!r}"
+        ) from None
+    bad = [d for d in branches if not 1 <= d <= config.depth]
+    if bad:
+        raise ConfigError(f"exit branch depths {bad} are outside 1..{config.depth}")
+    if branches and config.branch_hidden_mult < 1:
+        raise ConfigError(f"branch_hidden_mult must be >= 1, got {config.branch_hidden_mult}")
+    if branches == config.exit_branches:
+        return config
+    return dataclasses.replace(config, exit_branches=branches)
 
 
 class StackModel(nn.Module):
@@ -45,6 +69,7 @@ class StackModel(nn.Module):
         check_mode(config.connectivity)
         if config.depth < 0:
             raise ConfigError(f"depth must be >= 0, got {config.depth}")
+        config = _normalise_branches(config)
         self.config = config
         residual = block_residual(config.connectivity)
         self.embed = self.build_embed()
@@ -54,6 +79,7 @@ class StackModel(nn.Module):
         )
         self.norm = self.build_norm()
         self.head = self.build_head()
+        self.branches = self.build_branches()
         self.init_weights()
 
     # -- what a family provides ------------------------------------------------------------------
@@ -77,6 +103,21 @@ class StackModel(nn.Module):
 
     def build_head(self) -> nn.Module:
         return nn.Linear(self.width, self.config.num_classes)
+
+    def build_branches(self) -> nn.ModuleDict:
+        """One exit classifier per depth in ``config.exit_branches``, keyed by the depth (as text).
+
+        Empty (no parameters, no state-dict entries) for models without branches."""
+        c, width = self.config, self.width
+        hidden = c.branch_hidden_mult * width
+        return nn.ModuleDict(
+            {
+                str(d): nn.Sequential(
+                    nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, c.num_classes)
+                )
+                for d in c.exit_branches
+            }
+        )
 
     def init_weights(self) -> None:
         """Family-specific init; the default keeps PyTorch's (as the authors' code does)."""
@@ -123,26 +164,30 @@ class StackModel(nn.Module):
         x0, kwargs = self.start(x)
         return self.predict(self.stack(x0, depth, **kwargs))
 
-    def features_per_depth(self, x: Tensor) -> Tensor:
-        """Pooled, normed features at depth 0..L, stacked: [L+1, B, ...]; one pass."""
+    def features_per_depth(self, x: Tensor, on_step: OnStep | None = None) -> Tensor:
+        """Pooled, normed features at depth 0..L, stacked: [L+1, B, ...]; one pass.
+
+        ``on_step(before, after)`` is called with the stack states around every block."""
         x0, kwargs = self.start(x)
-        pooled = self.stack.per_depth(x0, readout=self.pool, **kwargs)
+        pooled = self.stack.per_depth(x0, readout=self.pool, on_step=on_step, **kwargs)
         return self.norm(torch.stack(pooled))
 
-    def logits_per_depth(self, x: Tensor) -> Tensor:
+    def logits_per_depth(self, x: Tensor, on_step: OnStep | None = None) -> Tensor:
         """The L+1 predictions of depth 0..L through the model's own head, from ONE forward pass.
 
         Returns a tensor [L+1, B, ...]: index k is the prediction using the first k blocks, index
         -1 equals ``model(x)``. The head runs once, batched over all depths.
         """
-        return self.head(self.features_per_depth(x))
+        return self.head(self.features_per_depth(x, on_step))
 
     def truncate(self, k: int) -> StackModel:
         """A standalone model with the first ``k`` blocks; its output equals
-        ``logits_per_depth(x)[k]`` and its parameters are only what it keeps."""
+        ``logits_per_depth(x)[k]`` and its parameters are only what it keeps (exit branches at
+        depths <= k included)."""
         if not 0 <= k <= self.depth:
             raise ConfigError(f"cannot truncate a depth-{self.depth} model to {k} blocks")
-        small = type(self)(dataclasses.replace(self.config, depth=k))
+        kept = tuple(d for d in self.config.exit_branches if d <= k)
+        small = type(self)(dataclasses.replace(self.config, depth=k, exit_branches=kept))
         state = self.state_dict()
         small.load_state_dict({key: state[key] for key in small.state_dict()})
         ref = next(self.parameters())
