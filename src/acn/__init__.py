@@ -4,6 +4,7 @@ ACNs (Dorovatas, Paraskevopoulos, Potamianos, NeurIPS 2025) replace short residu
 long connections from every layer to the output: x_i = f_i(x_{i-1}), y = x_0 + sum_i x_i.
 """
 
+from .compress.cost import cost
 from .connectivity import MODES, ConnectedStack, block_residual, connect
 from .errors import ACNError, CheckpointError, ConfigError, DataError, TrainingDivergedError
 from .models import StackModel, create_model, list_models
@@ -22,6 +23,7 @@ __all__ = [
     "TrainingDivergedError",
     "block_residual",
     "connect",
+    "cost",
     "create_model",
     "list_models",
     "load",

@@ -1,0 +1,70 @@
+"""``acn cost MODEL``: parameters, FLOPs, size on disk and (optionally) speed of a preset or file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..compress.cost import cost
+from ..compress.report import format_cost
+from ..errors import ConfigError
+from ..models.base import StackModel
+from ..models.registry import PRESETS, create_model
+from ..serialization import atomic_write, load
+
+
+def resolve_model(name: str, connectivity: str, depth: int | None, num_classes: int | None):
+    """A preset name (built fresh) or a model file / run directory (loaded)."""
+    if name in PRESETS:
+        return create_model(name, connectivity, depth=depth, num_classes=num_classes)
+    if Path(name).exists() or name.endswith(".safetensors") or "/" in name:
+        if depth is not None or num_classes is not None:
+            raise ConfigError("--depth/--num-classes apply to presets, not to a saved model")
+        return load(name)
+    return create_model(name)  # raises the one-line "unknown model" error
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "cost",
+        help="params, FLOPs, size and speed of a model",
+        description="Cost of a model preset (or a saved model / run directory), measured on its "
+        "example input: distinct params, FLOPs = 2 x MACs counted with FlopCounterMode "
+        "(attention included; also without attention, the paper's Table 6 convention), FLOPs "
+        "at every depth, size of the saved file and, with --time, latency and throughput.",
+    )
+    p.add_argument("model", help="preset name (see `acn models`), model file or run directory")
+    p.add_argument("--connectivity", default="acn", help="wiring of a preset (default: acn)")
+    p.add_argument("--depth", type=int, help="override a preset's number of blocks")
+    p.add_argument("--num-classes", type=int, help="override a preset's number of classes")
+    p.add_argument("--batch-size", type=int, default=1, help="batch the FLOPs are counted at")
+    p.add_argument("--time", action="store_true", help="also measure latency and throughput")
+    p.add_argument("--batch", type=int, default=256, help="throughput batch size (default 256)")
+    p.add_argument("--repeats", type=int, default=10, help="timed repeats (median reported)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed warm-up forwards")
+    p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    p.set_defaults(func=run)
+
+
+def measure(model: StackModel, args: argparse.Namespace) -> dict:
+    if args.batch_size < 1 or args.batch < 1:
+        raise ConfigError("batch sizes must be >= 1")
+    return cost(
+        model,
+        args.batch_size,
+        timing=args.time,
+        throughput_batch=args.batch,
+        warmup=args.warmup,
+        repeats=args.repeats,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    model = resolve_model(args.model, args.connectivity, args.depth, args.num_classes)
+    report = measure(model, args)
+    print(format_cost(report))
+    if args.json:
+        text = json.dumps(report, indent=2)
+        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text))
+    return 0

@@ -1,0 +1,111 @@
+"""``acn prune RUN [RUN ...]``: accuracy vs sparsity under global magnitude pruning (App. G).
+
+Every run is pruned at each level, saved, reloaded and scored at every depth; the table, a CSV, a
+JSON file and one plot with all runs (e.g. an ACN and a residual run) go to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from ..compress.evaldata import eval_data
+from ..compress.latency import machine_info
+from ..compress.report import table
+from ..compress.sweep import PruneCurve, plot_curves, prune_sweep
+from ..errors import ConfigError
+from ..serialization import atomic_write, load
+from .compress import add_eval_options, pick_device
+from .probe import run_name, unique_names
+
+DEFAULT_LEVELS = "0,10,20,30,40,50,60,70,80,90"
+
+
+def parse_levels(text: str) -> list[float]:
+    """'0,10,...,90' style percentages -> sorted fractions."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--sparsities must be comma-separated percentages, got {text!r}"
+        ) from None
+    if not values or any(not 0 <= v <= 100 for v in values):
+        raise ConfigError(f"--sparsities must be percentages in 0..100, got {text!r}")
+    return sorted({v / 100 for v in values})
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prune",
+        help="accuracy vs sparsity under global magnitude pruning",
+        description="Zero the smallest-magnitude Linear weights of the blocks (one global "
+        "threshold; embedding, head, norms and biases are kept) at each sparsity level, and "
+        "score every saved pruned model at full depth and at the run's cutoff depth.",
+    )
+    p.add_argument("runs", nargs="+", help="run directories or model files")
+    p.add_argument(
+        "--sparsities", default=DEFAULT_LEVELS, help=f"percentages (default {DEFAULT_LEVELS})"
+    )
+    p.add_argument("--out", default="prune", help="output directory (default ./prune)")
+    p.add_argument("--tolerance", type=float, default=0.5, help="cutoff tolerance (points)")
+    p.add_argument("--save-models", action="store_true", help="keep the pruned model files")
+    add_eval_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    levels = parse_levels(args.sparsities)
+    if args.eval_batch_size < 1 or args.tolerance < 0:
+        raise ConfigError("need --eval-batch-size >= 1 and --tolerance >= 0")
+    device = pick_device(args.device)
+    out = Path(args.out).expanduser()
+    # load everything first, so a bad run fails before any long sweep
+    jobs = []
+    labels = unique_names([run_name(Path(r).expanduser()) for r in args.runs])
+    for source, label in zip(args.runs, labels):
+        model = load(source, device)
+        data = eval_data(model, source, args.data)
+        jobs.append((label, model, data))
+    curves, described = [], {}
+    for label, model, data in jobs:
+        curve = prune_sweep(
+            model,
+            lambda d=data: d.test_batches(args.eval_batch_size, device),
+            levels,
+            label=label,
+            tolerance=args.tolerance,
+            save_dir=out / "models" / label if args.save_models else None,
+        )
+        curves.append(curve)
+        described[label] = data.splits.describe()
+        print(f"{label} ({curve.connectivity}), {described[label]}")
+    rows = [row for c in curves for row in c.rows()]
+    columns = list(rows[0])
+    print(table(columns, [[r[c] for c in columns] for r in rows]))
+    info = {"levels": levels, "data": described, "machine": machine_info(device)}
+    write_outputs(out, curves, rows, info)
+    print(f"wrote {out / 'prune.csv'}, {out / 'prune.json'} and {out / 'prune.png'}")
+    return 0
+
+
+def write_outputs(
+    out: Path, curves: list[PruneCurve], rows: list[dict[str, Any]], info: dict[str, Any]
+) -> None:
+    """prune.csv (one row per run and level), prune.json (everything) and prune.png."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(out / "prune.csv", lambda tmp: Path(tmp).write_text(buf.getvalue()))
+    report = {
+        "method": "global magnitude pruning of Linear weights in the blocks",
+        **info,
+        "runs": [c.to_dict() for c in curves],
+    }
+    text = json.dumps(report, indent=2)
+    atomic_write(out / "prune.json", lambda tmp: Path(tmp).write_text(text))
+    plot_curves(curves, out / "prune.png")

@@ -1,0 +1,105 @@
+"""Closed-form FLOPs of the library's block families: the cross-check for the counted numbers.
+
+Same conventions as :mod:`acn.compress.flops`: FLOPs = 2 x MACs of the matrix products only (a
+Linear ``a -> b`` on ``t`` tokens is ``2*t*a*b``; bias adds, norms, activations, softmax and
+embedding lookups are zero). Each function returns FLOPs for ONE sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..models.base import StackModel
+
+
+def linear(tokens: int, fan_in: int, fan_out: int) -> int:
+    return 2 * tokens * fan_in * fan_out
+
+
+def mlp_block(dim: int, hidden: int) -> int:
+    """Pre-LN MLP block on one vector: fc1 + fc2."""
+    return linear(1, dim, hidden) + linear(1, hidden, dim)
+
+
+def mixer_block(tokens: int, dim: int, token_hidden: int, channel_hidden: int, tail: bool) -> int:
+    """Mixer layer: token MLP (T -> S -> T per channel), channel MLP, and the paper's tail Linear."""
+    token_mix = linear(dim, tokens, token_hidden) + linear(dim, token_hidden, tokens)
+    channel_mix = linear(tokens, dim, channel_hidden) + linear(tokens, channel_hidden, dim)
+    return token_mix + channel_mix + (linear(tokens, dim, dim) if tail else 0)
+
+
+def attention_matmuls(tokens: int, dim: int) -> int:
+    """QK^T and AV over all heads: 2 x (T x T x D) multiply-adds."""
+    return 2 * 2 * tokens * tokens * dim
+
+
+def transformer_block(tokens: int, dim: int, mlp_hidden: int, with_attention: bool = True) -> int:
+    """Transformer layer (pre- or post-LN: the norms cost nothing): qkv, proj, MLP, attention."""
+    linears = (
+        linear(tokens, dim, 3 * dim)
+        + linear(tokens, dim, dim)
+        + linear(tokens, dim, mlp_hidden)
+        + linear(tokens, mlp_hidden, dim)
+    )
+    return linears + (attention_matmuls(tokens, dim) if with_attention else 0)
+
+
+def densenet_projection(index: int, tokens: int, dim: int) -> int:
+    """DenseNet-wiring input of block ``index`` (0-based): concat(x_0..x_index) @ W^T."""
+    return linear(tokens, (index + 1) * dim, dim)
+
+
+@dataclass
+class AnalyticFlops:
+    """Per-sample FLOPs of each stage, as :class:`acn.compress.flops.DepthFlops` splits them."""
+
+    embed: int
+    blocks: list[int]
+    head: int
+
+    @property
+    def total(self) -> int:
+        return self.embed + sum(self.blocks) + self.head
+
+
+def _patches(c) -> tuple[int, int]:
+    """(number of patches, flattened patch size) of an image family config."""
+    return (c.image_size // c.patch_size) ** 2, c.in_chans * c.patch_size**2
+
+
+def analytic_flops(model: StackModel, with_attention: bool = True) -> AnalyticFlops:
+    """Per-sample FLOPs of ``model`` on its example input, from its config alone."""
+    c = model.config
+    if model.family == "mlp":
+        tokens = 1
+        embed = linear(1, c.in_features, c.dim)
+        block = mlp_block(c.dim, c.hidden)
+        head = linear(1, c.dim, c.num_classes)
+    elif model.family == "mixer":
+        n, patch = _patches(c)
+        tokens = n + (c.pool == "cls")
+        embed = linear(n, patch, c.dim)
+        block = mixer_block(tokens, c.dim, c.token_hidden, c.channel_hidden, c.tail)
+        head = linear(1, c.dim, c.num_classes)
+    elif model.family == "vit":
+        n, patch = _patches(c)
+        tokens = n + 1
+        embed = linear(n, patch, c.dim)
+        block = transformer_block(tokens, c.dim, int(c.dim * c.mlp_ratio), with_attention)
+        head = linear(1, c.dim, c.num_classes)
+    elif model.family == "bert":
+        tokens = c.max_len  # example_input is a full-length sequence without padding
+        embed = 0
+        block = transformer_block(tokens, c.dim, c.mlp_hidden, with_attention)
+        if c.head == "mlm":
+            head = linear(tokens, c.dim, c.dim) + linear(tokens, c.dim, c.vocab_size)
+        else:
+            head = linear(1, c.dim, c.dim) + linear(1, c.dim, c.num_classes)
+    else:
+        raise ConfigError(f"no analytic FLOPs formula for model family {model.family!r}")
+    dense = c.connectivity == "densenet"
+    blocks = [
+        block + (densenet_projection(i, tokens, c.dim) if dense else 0) for i in range(c.depth)
+    ]
+    return AnalyticFlops(embed, blocks, head)

@@ -1,0 +1,105 @@
+"""Plain-text rendering of cost reports: human units and side-by-side tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def si(value: float, unit: str = "") -> str:
+    """1234567 -> '1.235M'; keeps four significant digits."""
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g}{prefix}{unit}"
+    return f"{value:.4g}{unit}"
+
+
+def mib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:.2f} MiB"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned first column, right-aligned others; one line per row."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        first = r[0].ljust(widths[0])
+        return "  ".join([first] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])])
+
+    return "\n".join(line(r) for r in cells)
+
+
+def cost_rows(c: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) lines of one ``acn.cost`` report."""
+    b = c["flops_breakdown"]
+    rows = [
+        ("params", f"{c['params']:,} ({si(c['params'])})"),
+        ("param bytes", mib(c["param_bytes"])),
+        ("size on disk", f"{mib(c['size_bytes'])} ({c['size_bytes']:,} B)"),
+        ("FLOPs (2 x MACs)", f"{si(c['flops'])} ({c['flops']:,})"),
+        ("MACs", si(c["macs"])),
+        ("FLOPs w/o attention", f"{si(c['flops_no_attention'])}  (paper Table 6 convention)"),
+        ("  linear/matmul", si(b["matmul"])),
+        ("  attention", si(b["attention"])),
+        ("  other", si(b["other"])),
+    ]
+    if "speed" in c:
+        s = c["speed"]
+        rows += [
+            (f"latency @ batch {s['latency_batch']}", f"{s['latency_ms']:.3g} ms (median)"),
+            (f"throughput @ batch {s['throughput_batch']}", f"{s['throughput']:.4g} samples/s"),
+        ]
+    return rows
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    """One line naming where speed numbers were measured."""
+    where = info.get("gpu") or info.get("cpu", "?")
+    return (
+        f"{info.get('device')} ({where}, {info.get('cpu_count')} cores, "
+        f"{info.get('torch_threads')} threads), {info.get('dtype', '?')}, torch {info.get('torch')}"
+    )
+
+
+def format_cost(c: dict[str, Any]) -> str:
+    """The full text of ``acn cost``."""
+    head = (
+        f"{c['model'] or '(model)'}: {c['family']}, {c['connectivity']}, depth {c['depth']}, "
+        f"input {c['input_shape']} {c['dtype']}"
+    )
+    rows = cost_rows(c)
+    width = max(len(label) for label, _ in rows)
+    lines = [head] + [f"  {label.ljust(width)}  {value}" for label, value in rows]
+    per_depth = ", ".join(si(f) for f in c["flops_per_depth"])
+    lines.append(f"FLOPs of the model truncated at depth 0..{c['depth']}: {per_depth}")
+    if "machine" in c:
+        lines.append(f"measured on {machine_line(c['machine'])}")
+    return "\n".join(lines)
+
+
+# (label, key, formatter) of the rows of the before/after table of `acn compress`
+COMPARISON: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("accuracy (%)", "accuracy", lambda v: f"{v:.2f}"),
+    ("depth (blocks)", "depth", str),
+    ("params", "params", lambda v: f"{v:,}"),
+    ("FLOPs", "flops", si),
+    ("FLOPs w/o attention", "flops_no_attention", si),
+    ("size on disk", "size_bytes", mib),
+    ("latency @ batch {latency_batch} (ms)", "latency_ms", lambda v: f"{v:.3g}"),
+    ("throughput @ batch {throughput_batch} (/s)", "throughput", lambda v: f"{v:.4g}"),
+)
+
+
+def comparison_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(quantity, before, after, change) rows of a compression report; change is after/before
+    (the difference in points for accuracy)."""
+    before, after = report["before"], report["after"]
+    rows = []
+    for label, key, fmt in COMPARISON:
+        if key not in before:
+            continue
+        b, a = before[key], after[key]
+        change = f"{a - b:+.2f}" if key == "accuracy" else (f"{a / b:.3f}x" if b else "-")
+        rows.append((label.format(**before), fmt(b), fmt(a), change))
+    return rows
