@@ -1,16 +1,105 @@
-"""Cutoff depth: the smallest depth whose accuracy is within a tolerance of the full model."""
+"""Cutoff depth: the smallest depth whose accuracy is within a tolerance of the full model.
+
+The paper reads cutoffs off a plot ("comparable performance"); :func:`cutoff_depth` makes the
+rule explicit and :func:`bootstrap_cutoff` says how sure we are of it: the test samples are
+resampled with replacement, the accuracy per depth and the cutoff recomputed for every resample.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError, DataError
+
+
+def cutoff_depths(accuracy: Tensor, tolerance: float = 0.5) -> Tensor:
+    """The cutoff rule on a batch of curves: ``accuracy`` [..., L+1] (percent) -> [...] (int64).
+
+    Smallest k with ``accuracy[k] >= accuracy[L] - tolerance``; depth L always qualifies.
+    """
+    if accuracy.shape[-1] == 0:
+        raise ValueError("need at least one depth")
+    within = accuracy >= accuracy[..., -1:] - tolerance
+    return within.to(torch.uint8).argmax(dim=-1)  # argmax returns the first maximum
 
 
 def cutoff_depth(accuracy: Sequence[float], tolerance: float = 0.5) -> int:
-    """Smallest k with ``accuracy[k] >= accuracy[-1] - tolerance`` (accuracies in percent).
-
-    The paper reads cutoffs off a plot ("comparable performance"); this makes the rule explicit.
-    """
+    """Smallest k with ``accuracy[k] >= accuracy[-1] - tolerance`` (accuracies in percent)."""
     if not accuracy:
         raise ValueError("need at least one depth")
-    target = accuracy[-1] - tolerance
-    return next(k for k, a in enumerate(accuracy) if a >= target)
+    return int(cutoff_depths(torch.tensor(accuracy, dtype=torch.float64), tolerance))
+
+
+@dataclass
+class CutoffInterval:
+    """A cutoff depth with its bootstrap distribution.
+
+    ``low``/``high`` are the 2.5/97.5 percentiles of the resampled cutoffs (a 95% interval),
+    ``mode`` the most frequent resampled cutoff (the smallest one on a tie), ``counts[k]`` how
+    many of the ``num_resamples`` resamples chose depth k.
+    """
+
+    cutoff: int
+    low: int
+    high: int
+    mode: int
+    counts: list[int]
+    num_resamples: int
+    tolerance: float
+    seed: int
+
+
+def resampled_accuracy(
+    correct: Tensor, num_resamples: int, seed: int = 0, chunk: int = 200
+) -> Tensor:
+    """Accuracy (%) per depth of ``num_resamples`` bootstrap resamples of the columns of ``correct``.
+
+    ``correct`` is [L+1, N] (per-sample correctness at every depth); the result is [B, L+1] in
+    float64. Each resample is a count vector over the N samples (multinomial, as drawing N samples
+    with replacement), so all depths of a resample are scored with one matrix product.
+    """
+    depths, n = correct.shape
+    gen = torch.Generator().manual_seed(seed)
+    hits = correct.to(torch.float64).t()  # [N, L+1]
+    parts = []
+    for start in range(0, num_resamples, chunk):
+        rows = min(chunk, num_resamples - start)
+        draws = torch.randint(n, (rows, n), generator=gen)
+        counts = torch.zeros(rows, n, dtype=torch.float64).scatter_add_(
+            1, draws, torch.ones(rows, n, dtype=torch.float64)
+        )
+        parts.append(counts @ hits * (100.0 / n))
+    return torch.cat(parts) if parts else torch.zeros(0, depths, dtype=torch.float64)
+
+
+def bootstrap_cutoff(
+    correct: Tensor, tolerance: float = 0.5, num_resamples: int = 1000, seed: int = 0
+) -> CutoffInterval:
+    """Cutoff depth of per-sample results ``correct`` [L+1, N] and its bootstrap 95% interval."""
+    if tolerance < 0:
+        raise ConfigError(f"tolerance must be >= 0 accuracy points, got {tolerance}")
+    if num_resamples < 1:
+        raise ConfigError(f"the bootstrap needs at least 1 resample, got {num_resamples}")
+    if correct.dim() != 2 or correct.shape[1] == 0:
+        raise DataError(f"need per-sample results [depths, samples], got {list(correct.shape)}")
+    point = correct.double().mean(dim=1) * 100  # as DepthEvaluation.accuracy
+    cutoffs = cutoff_depths(resampled_accuracy(correct, num_resamples, seed), tolerance)
+    counts = torch.bincount(cutoffs, minlength=correct.shape[0])
+    # interval ends rounded outwards to depths that resamples actually chose
+    as_float = cutoffs.to(torch.float64)
+    low = torch.quantile(as_float, 0.025, interpolation="lower")
+    high = torch.quantile(as_float, 0.975, interpolation="higher")
+    return CutoffInterval(
+        cutoff=int(cutoff_depths(point, tolerance)),
+        low=int(low),
+        high=int(high),
+        mode=int(counts.argmax()),
+        counts=counts.tolist(),
+        num_resamples=num_resamples,
+        tolerance=tolerance,
+        seed=seed,
+    )

@@ -1,0 +1,129 @@
+"""Direct-gradient share: how much of each block's gradient arrives through its own connection.
+
+For block i the *direct gradient* (DG) is the gradient the loss sends to block i's parameters
+through block i's own path to the output alone, not through any later block's function. It is
+measured by a second pass in which every block's function sees a detached input:
+
+- ``acn``: block i reads ``x_{i-1}.detach()``, the head still reads ``x_0 + sum_i x_i``; this is
+  exactly the ``acn-dg`` wiring, so DG_i = dL/dx_i-through-the-long-connection (paper section 3.1).
+- residual-type modes (``residual``, ``denseformer``, ``densenet``): the skip path is kept and only
+  the block's function is cut off, x_i = x_{i-1} + f_i(x_{i-1}.detach()) in value and gradient. So
+  DG_i is the gradient that flows from the loss into block i's output along identity (and learned
+  dense) connections only, never through a later f_j.
+- ``feedforward`` has no such path: DG_i = 0 for every block but the last.
+
+The *full gradient* (FG) is the ordinary one. The share of block i is ||DG_i|| / ||FG_i||, the norms
+taken over all of block i's parameters together. Both passes run on the same fixed batch with the
+model in eval mode (no dropout, no random numbers drawn, so a training run's random stream is
+untouched); ``.grad``, parameters and the train/eval mode are left exactly as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..connectivity import ConnectedStack, block_residual
+from ..errors import ConfigError
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def default_loss(output: Tensor, target: Tensor) -> Tensor:
+    """Cross-entropy over the last axis; token targets of -100 are ignored (MLM)."""
+    return F.cross_entropy(
+        output.reshape(-1, output.shape[-1]).float(), target.reshape(-1), ignore_index=-100
+    )
+
+
+@contextmanager
+def direct_paths_only(stack: ConnectedStack) -> Iterator[None]:
+    """Inside this context every block of ``stack`` sees a detached input (see module docstring).
+
+    Forward values are unchanged bit for bit; only the backward graph loses the paths through later
+    blocks' functions. Implemented with hooks, so the stack's own wiring code runs as usual.
+    """
+    # Blocks that add their own input (library families in residual-type modes) detach it along
+    # with f's input; the skip's gradient is put back by adding (h - h.detach()), which is zero.
+    keep_skip = block_residual(stack.mode) and not stack.add_residual
+    inputs: dict[int, Tensor] = {}
+
+    def detach_input(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        inputs[id(module)] = args[0]
+        return (args[0].detach(), *args[1:]), kwargs
+
+    def restore_skip(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
+        h = inputs.pop(id(module))
+        return output + (h - h.detach()) if keep_skip else output
+
+    handles = []
+    try:
+        for block in stack.blocks:
+            handles.append(block.register_forward_pre_hook(detach_input, with_kwargs=True))
+            handles.append(block.register_forward_hook(restore_skip))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _block_grad_norms(stack: ConnectedStack, loss: Tensor) -> list[float]:
+    """L2 norm of d loss / d (all parameters of block i), per block, without touching ``.grad``."""
+    groups = [[p for p in block.parameters() if p.requires_grad] for block in stack.blocks]
+    flat = [p for group in groups for p in group]
+    grads = list(torch.autograd.grad(loss, flat, allow_unused=True)) if flat else []
+    norms, start = [], 0
+    for group in groups:
+        block_grads = [g for g in grads[start : start + len(group)] if g is not None]
+        start += len(group)
+        norms.append(sum(float(g.double().pow(2).sum()) for g in block_grads) ** 0.5)
+    return norms
+
+
+def direct_and_full_gradient_norms(
+    stack: ConnectedStack, compute_loss: Callable[[], Tensor]
+) -> tuple[list[float], list[float]]:
+    """(||DG_i||, ||FG_i||) per block of ``stack``; ``compute_loss`` runs a forward through it.
+
+    ``compute_loss`` is called twice (direct paths only, then the ordinary pass); it must return a
+    scalar. Works on a bare :class:`ConnectedStack` as well as on a model's ``.stack``.
+    """
+    with direct_paths_only(stack):
+        direct = _block_grad_norms(stack, _scalar(compute_loss()))
+    full = _block_grad_norms(stack, _scalar(compute_loss()))
+    return direct, full
+
+
+def direct_gradient_share(
+    model: nn.Module, x: Tensor, y: Tensor | None = None, loss_fn: LossFn | None = None
+) -> list[float]:
+    """||DG_i|| / ||FG_i|| for every block i of ``model`` on the batch ``(x, y)``.
+
+    ``model`` is a :class:`~acn.models.StackModel` (or a DDP wrapper of one) or a bare
+    :class:`ConnectedStack`; ``loss_fn(output, y)`` defaults to cross-entropy. A block whose full
+    gradient is zero gets ``nan`` (the share is undefined). See the module docstring for what
+    "direct" means in each connectivity; the model's mode, parameters and ``.grad`` are unchanged.
+    """
+    model = getattr(model, "module", model)  # DistributedDataParallel
+    stack = model if isinstance(model, ConnectedStack) else getattr(model, "stack", None)
+    if not isinstance(stack, ConnectedStack):
+        raise ConfigError(f"direct_gradient_share needs an acn model or stack, got {type(model)}")
+    loss_fn = loss_fn or default_loss
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            direct, full = direct_and_full_gradient_norms(stack, lambda: loss_fn(model(x), y))
+    finally:
+        model.train(was_training)
+    return [d / f if f > 0 else float("nan") for d, f in zip(direct, full)]
+
+
+def _scalar(loss: Tensor) -> Tensor:
+    if loss.numel() != 1:
+        raise ConfigError(f"the loss must be a scalar, got shape {list(loss.shape)}")
+    return loss.reshape(())

@@ -1,0 +1,121 @@
+"""Blocks x epochs views of a training run, read from its ``metrics.jsonl``.
+
+The training loop logs one record per evaluation with ``epoch``, ``accuracy_per_depth`` (L+1
+values), ``grad_norm_per_block`` (L values, averaged over the steps since the last evaluation) and,
+when enabled, ``dg_share`` (L values, :func:`acn.analysis.gradients.direct_gradient_share`). Each
+view here is a matrix with one row per block 1..L and one column per logged epoch:
+
+- ``grad_norm``: the per-block gradient norm (the paper's Fig. 1 heatmap);
+- ``dg_share``: ||DG_i|| / ||FG_i|| (the paper's Fig. 2 right);
+- ``incremental``: acc(k) - acc(k-1) in accuracy points (the paper's Fig. 1 right).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, DataError
+from ..train.run_files import METRICS_FILE, read_metrics
+
+NORMALIZATIONS = ("none", "epoch")
+
+
+@dataclass
+class Heatmap:
+    """One panel: ``values[b][e]`` is block b+1 at ``epochs[e]``."""
+
+    label: str
+    epochs: list[int]
+    values: list[list[float]]
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.values)
+
+
+def _per_block(key: str) -> Callable[[dict[str, Any]], list[float] | None]:
+    return lambda record: record.get(key)
+
+
+def _incremental(record: dict[str, Any]) -> list[float] | None:
+    acc = record.get("accuracy_per_depth")
+    return None if acc is None else [b - a for a, b in zip(acc, acc[1:])]
+
+
+VIEWS: dict[str, Callable[[dict[str, Any]], list[float] | None]] = {
+    "grad_norm": _per_block("grad_norm_per_block"),
+    "dg_share": _per_block("dg_share"),
+    "incremental": _incremental,
+}
+
+
+def history_heatmap(
+    records: list[dict[str, Any]], view: str, label: str = "", source: str = "metrics"
+) -> Heatmap | None:
+    """The ``view`` matrix of a run's records; None when no record carries it.
+
+    A later record for the same epoch replaces an earlier one. Records must agree on the number
+    of blocks, else DataError.
+    """
+    columns: dict[int, list[float]] = {}
+    for record in records:
+        column = VIEWS[view](record)
+        if column is None or "epoch" not in record:
+            continue
+        columns[int(record["epoch"])] = [float("nan") if v is None else float(v) for v in column]
+    if not columns:
+        return None
+    sizes = {len(c) for c in columns.values()}
+    if len(sizes) != 1:
+        raise DataError(
+            f"{source}: {view} records disagree on the number of blocks {sorted(sizes)}"
+        )
+    epochs = sorted(columns)
+    blocks = sizes.pop()
+    values = [[columns[e][b] for e in epochs] for b in range(blocks)]
+    return Heatmap(label, epochs, values)
+
+
+def normalize_epochs(heatmap: Heatmap) -> Heatmap:
+    """Each epoch's column divided by its largest absolute finite value (all-zero columns stay 0).
+
+    Shows how one epoch's quantity is spread over the blocks when its overall scale drifts
+    (gradient norms shrink by orders of magnitude during training).
+    """
+    columns = list(zip(*heatmap.values))
+    scaled = []
+    for column in columns:
+        peak = max((abs(v) for v in column if math.isfinite(v)), default=0.0)
+        scaled.append([v / peak if peak > 0 else v for v in column])
+    return Heatmap(heatmap.label, heatmap.epochs, [list(row) for row in zip(*scaled)])
+
+
+def run_heatmaps(run_dir: str | Path, label: str, normalize: str = "none") -> dict[str, Heatmap]:
+    """Every view present in ``RUN/metrics.jsonl``, keyed by view name.
+
+    ``normalize="epoch"`` applies :func:`normalize_epochs` to the gradient norms only."""
+    if normalize not in NORMALIZATIONS:
+        raise ConfigError(
+            f"unknown normalization {normalize!r}; choose {', '.join(NORMALIZATIONS)}"
+        )
+    run = Path(run_dir).expanduser()
+    if not run.is_dir():
+        raise DataError(f"not a run directory: {run}")
+    if not (run / METRICS_FILE).is_file():
+        raise DataError(f"no {METRICS_FILE} in {run}; is it a training run directory?")
+    records = read_metrics(run)
+    if not records:
+        raise DataError(f"{run / METRICS_FILE} holds no evaluation records yet")
+    out = {}
+    for view in VIEWS:
+        heatmap = history_heatmap(records, view, label, str(run / METRICS_FILE))
+        if heatmap is not None:
+            # only gradient norms drift in scale; shares and accuracy points are kept as they are
+            if normalize == "epoch" and view == "grad_norm":
+                heatmap = normalize_epochs(heatmap)
+            out[view] = heatmap
+    return out

@@ -1,0 +1,147 @@
+"""Probing: accuracy at every depth through the shared head, cutoff with a bootstrap interval,
+incremental contribution and block influence per layer, all from one forward pass per batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..evaluation import evaluate_per_depth
+from ..models.base import StackModel
+from .cutoff import CutoffInterval, bootstrap_cutoff
+from .influence import BlockInfluence
+
+COLUMNS = ("depth", "accuracy", "incremental", "bi_chain", "bi_readout")
+
+
+def incremental(accuracy: list[float]) -> list[float | None]:
+    """acc(k) - acc(k-1) for k = 1..L; None at depth 0, which has no layer of its own."""
+    return [None] + [b - a for a, b in zip(accuracy, accuracy[1:])]
+
+
+@dataclass
+class ProbeResult:
+    """What :func:`probe` measured for one model.
+
+    ``accuracy`` and ``incremental`` have one entry per depth 0..L; ``bi_chain``/``bi_readout``
+    (see :mod:`acn.analysis.influence`) one per block 1..L.
+    """
+
+    name: str
+    connectivity: str
+    accuracy: list[float]
+    bi_chain: list[float]
+    bi_readout: list[float]
+    cutoff: CutoffInterval
+    num_samples: int
+    loss: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def depth(self) -> int:
+        return len(self.accuracy) - 1
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.connectivity})"
+
+    @property
+    def incremental(self) -> list[float | None]:
+        return incremental(self.accuracy)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per depth 0..L with the keys in :data:`COLUMNS` (None where undefined)."""
+        bi = [None, *self.bi_chain], [None, *self.bi_readout]
+        return [
+            dict(zip(COLUMNS, (k, acc, inc, bi[0][k], bi[1][k])))
+            for k, (acc, inc) in enumerate(zip(self.accuracy, self.incremental))
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["incremental"] = self.incremental
+        out["depth"] = self.depth
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(json_safe(self.to_dict()), indent=2, allow_nan=False)
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows():
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        return buf.getvalue()
+
+    def table(self) -> str:
+        """The terminal table: one line per depth, then the cutoff with its interval."""
+        lines = [f"{self.label}: {self.num_samples} test samples, loss {self.loss:.4f}"]
+        lines.append(f"{'depth':>5} {'acc %':>7} {'incr':>7} {'BI chain':>9} {'BI read':>9}")
+        for r in self.rows():
+            cells = [f"{r['depth']:>5}", f"{r['accuracy']:>7.2f}"]
+            cells.append(_fmt(r["incremental"], "+7.2f"))
+            cells += [_fmt(r["bi_chain"], "9.4f"), _fmt(r["bi_readout"], "9.4f")]
+            lines.append(" ".join(cells))
+        c = self.cutoff
+        lines.append(
+            f"cutoff depth {c.cutoff} of {self.depth} (within {c.tolerance:g} points of the full "
+            f"model); bootstrap 95% interval [{c.low}, {c.high}], mode {c.mode}, "
+            f"{c.num_resamples} resamples"
+        )
+        return "\n".join(lines)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec`` (whose width starts it), or a right-aligned dash."""
+    width = int("".join(ch for ch in spec.split(".")[0] if ch.isdigit()))
+    return f"{'-':>{width}}" if value is None else format(value, spec)
+
+
+@torch.no_grad()
+def probe(
+    model: StackModel,
+    batches: Iterable[tuple[Tensor, Tensor]],
+    *,
+    name: str = "model",
+    tolerance: float = 0.5,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    info: dict[str, Any] | None = None,
+) -> ProbeResult:
+    """Probe ``model`` on prepared (x, y) test batches; one forward pass per batch."""
+    meter = BlockInfluence(model.depth)
+    evaluation = evaluate_per_depth(model, batches, device, on_step=meter)
+    bi = meter.result()
+    return ProbeResult(
+        name=name,
+        connectivity=model.config.connectivity,
+        accuracy=evaluation.accuracy,
+        bi_chain=bi["chain"],
+        bi_readout=bi["readout"],
+        cutoff=bootstrap_cutoff(evaluation.correct, tolerance, bootstrap, seed),
+        num_samples=evaluation.num_samples,
+        loss=evaluation.loss,
+        info=dict(info or {}),
+    )

@@ -1,0 +1,81 @@
+"""``acn grads RUN [RUN ...]``: blocks x epochs heatmaps from training runs' ``metrics.jsonl``.
+
+Draws, one panel per run on a shared colour scale: per-block gradient norms (paper Fig. 1), the
+direct-gradient share when the runs logged it (``dg_share: true``; paper Fig. 2 right) and the
+incremental accuracy of every layer over training (paper Fig. 1 right).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..analysis.history import NORMALIZATIONS, Heatmap, run_heatmaps
+from ..analysis.plots import plot_heatmaps
+from ..analysis.probe import json_safe
+from ..errors import ConfigError
+from ..serialization import atomic_write
+from .probe import unique_names
+
+# view -> (file stem, title, colour-bar label, diverging colour map centred on 0)
+FIGURES = {
+    "grad_norm": ("grad_norms", "Gradient norm per block", "gradient L2 norm", False),
+    "dg_share": ("dg_share", "Direct-gradient share ||DG|| / ||FG||", "DG share", False),
+    "incremental": (
+        "incremental",
+        "Incremental accuracy acc(k) - acc(k-1)",
+        "accuracy points",
+        True,
+    ),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "grads",
+        help="heatmaps of per-block gradient norms, DG share and incremental accuracy",
+        description="Read RUN/metrics.jsonl of training runs and draw blocks x epochs heatmaps "
+        "(one panel per run, one colour scale per figure): gradient norm per block, the "
+        "direct-gradient share (if the runs were trained with dg_share: true) and each layer's "
+        "incremental accuracy. --normalize epoch divides every epoch's gradient norms by that "
+        "epoch's largest one (DG shares and accuracies are never rescaled); the default plots "
+        "raw values.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="training run directories")
+    p.add_argument("--normalize", choices=NORMALIZATIONS, default="none", help="(default none)")
+    p.add_argument("--out", help="output directory (default: RUN/grads for one run, else ./grads)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    runs = [Path(r).expanduser() for r in args.runs]
+    out = (
+        Path(args.out).expanduser()
+        if args.out
+        else (runs[0] / "grads" if len(runs) == 1 else Path("grads"))
+    )
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a directory")
+    names = unique_names([r.resolve().name for r in runs])
+    per_run = [run_heatmaps(r, name, args.normalize) for r, name in zip(runs, names)]
+    written, data = [], {}
+    for view, (stem, title, bar, symmetric) in FIGURES.items():
+        panels: list[Heatmap] = [maps[view] for maps in per_run if view in maps]
+        if not panels:
+            continue
+        if view == "grad_norm" and args.normalize == "epoch":
+            title += " (each epoch / its max)"
+        vmin, vmax = plot_heatmaps(panels, out / f"{stem}.png", title, bar, symmetric)
+        written.append(f"{stem}.png")
+        data[view] = {"vmin": vmin, "vmax": vmax, "runs": [vars(p) for p in panels]}
+        for p in panels:
+            last = ", ".join(f"{v:.3g}" for v in (row[-1] for row in p.values))
+            print(f"{p.label}: {view} at epoch {p.epochs[-1]} (blocks 1..{p.num_blocks}): {last}")
+    missing = [n for n, maps in zip(names, per_run) if "dg_share" not in maps]
+    if missing:
+        print(f"no dg_share logged by {', '.join(missing)} (train with --dg_share=true)")
+    text = json.dumps(json_safe({"normalize": args.normalize, **data}), indent=2) + "\n"
+    atomic_write(out / "grads.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    print(f"wrote {out}/: {', '.join(written + ['grads.json'])}")
+    return 0

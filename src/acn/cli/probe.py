@@ -1,0 +1,158 @@
+"""``acn probe RUN_OR_CHECKPOINT [RUN ...]``: accuracy at every depth, cutoff with a bootstrap
+interval, incremental gain and block influence per layer; a table, CSV/JSON and one PNG that
+overlays all the runs (accuracy vs depth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+
+from ..analysis.plots import plot_accuracy_vs_depth
+from ..analysis.probe import ProbeResult, json_safe, probe
+from ..compress.evaldata import (
+    EvalData,
+    check_model_fits,
+    find_run_config,
+    load_eval_data,
+    resolve_plan,
+)
+from ..errors import ConfigError, DataError
+from ..serialization import atomic_write, load, resolve_model_path
+from .compress import add_eval_options, pick_device
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="accuracy at every depth, cutoff with a bootstrap interval, block influence",
+        description="Score every depth 0..L of trained models through their shared head (one "
+        "forward pass per batch), find the cutoff depth (the smallest depth within --tolerance "
+        "accuracy points of the full model) with a bootstrap 95% interval over test samples, "
+        "and measure each block's influence (1 - cos). Writes a CSV and JSON per run and a PNG "
+        "of accuracy vs depth overlaying all runs.",
+    )
+    p.add_argument("models", nargs="+", metavar="RUN", help="run directories or model files")
+    p.add_argument(
+        "--tolerance", type=float, default=0.5, help="accuracy points for the cutoff (0.5)"
+    )
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the noise (0)")
+    p.add_argument("--noise-sigma", type=float, default=0.0, help="Gaussian pixel noise std")
+    p.add_argument(
+        "--salt-pepper", type=float, default=0.0, help="fraction of salt-and-pepper pixels"
+    )
+    p.add_argument("--out", help="output directory (default: RUN/probe for one run, else ./probe)")
+    add_eval_options(p)
+    p.set_defaults(func=run)
+
+
+def run_name(path: Path) -> str:
+    """A run's name: its directory (the run directory when ``path`` is a checkpoint inside one)."""
+    config = find_run_config(path)
+    if config is not None:
+        return config.parent.resolve().name
+    return path.resolve().name if path.is_dir() else path.stem
+
+
+def default_out(paths: list[Path], given: str | None) -> Path:
+    if given is not None:
+        return Path(given).expanduser()
+    if len(paths) == 1:
+        config = find_run_config(paths[0])
+        if config is not None:
+            return config.parent / "probe"
+        return (paths[0] if paths[0].is_dir() else paths[0].parent) / "probe"
+    return Path("probe")
+
+
+def with_noise(data: EvalData, sigma: float, salt_pepper: float) -> EvalData:
+    """The same test data with test-time noise added to the [0,1] pixels before normalising."""
+    if sigma == 0 and salt_pepper == 0:
+        return data
+    if data.splits.info.get("kind") != "image":
+        raise ConfigError("--noise-sigma/--salt-pepper need image data")
+    augment = dataclasses.replace(data.augment, noise_sigma=sigma, salt_pepper_p=salt_pepper)
+    return EvalData(data.splits, augment)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if args.tolerance < 0:
+        raise ConfigError(f"--tolerance must be >= 0, got {args.tolerance}")
+    if args.bootstrap < 1:
+        raise ConfigError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    if args.eval_batch_size < 1:
+        raise ConfigError(f"--eval-batch-size must be >= 1, got {args.eval_batch_size}")
+    if args.noise_sigma < 0 or not 0 <= args.salt_pepper <= 1:
+        raise ConfigError("need --noise-sigma >= 0 and --salt-pepper in [0, 1]")
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Names made distinct by a -2, -3 ... suffix (output files are named after runs)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return out
+
+
+def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.device) -> ProbeResult:
+    model = load(path, device)
+    data = with_noise(
+        load_eval_data(resolve_plan(path, args.data)), args.noise_sigma, args.salt_pepper
+    )
+    if getattr(model.config, "head", None) == "mlm":
+        raise DataError(f"{path} is a masked-LM model; probing needs a classification head")
+    check_model_fits(model, data)
+    torch.manual_seed(args.seed)  # test-time noise draws from the global generator
+    info = {
+        "source": str(resolve_model_path(path)),
+        "data": data.splits.describe(),
+        "noise_sigma": args.noise_sigma,
+        "salt_pepper": args.salt_pepper,
+        "device": str(device),
+        "torch": torch.__version__,
+    }
+    return probe(
+        model,
+        data.batches(args.eval_batch_size),
+        name=name,
+        tolerance=args.tolerance,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        device=device,
+        info=info,
+    )
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def run(args: argparse.Namespace) -> int:
+    check_args(args)
+    paths = [Path(m).expanduser() for m in args.models]
+    for path in paths:
+        resolve_model_path(path)  # fail on a missing model before any work
+    out = default_out(paths, args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a directory")
+    device = pick_device(args.device)
+    names = unique_names([run_name(p) for p in paths])
+    results = []
+    for path, name in zip(paths, names):
+        result = probe_one(path, name, args, device)
+        print(result.table(), end="\n\n")
+        write_text(out / f"{name}.csv", result.to_csv())
+        write_text(out / f"{name}.json", result.to_json() + "\n")
+        results.append(result)
+    summary = json.dumps([json_safe(r.to_dict()) for r in results], indent=2, allow_nan=False)
+    write_text(out / "probe.json", summary + "\n")
+    plot_accuracy_vs_depth(results, out / "accuracy_vs_depth.png")
+    print(f"wrote {out}/: probe.json, accuracy_vs_depth.png, and a CSV and JSON per run")
+    return 0
