@@ -1,0 +1,340 @@
+"""Training configuration: plain nested dataclasses, read from YAML plus ``--key=value`` overrides.
+
+A run is fully described by one :class:`TrainConfig`. ``load_config(path, overrides)`` merges, in
+order, the dataclass defaults (the paper's CIFAR Mixer recipe, paper.md section 6), the YAML file
+and dotted command-line overrides such as ``--optim.lr=3e-4 --model.overrides.depth=4``. Every key
+and value is checked against the dataclass fields (and, under ``model.overrides``, against the
+model family's config), so a typo is a one-line :class:`~acn.errors.ConfigError` naming the valid
+keys. The resolved config is written to the run directory as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from ..errors import ConfigError
+
+CONFIG_FILE = "config.yaml"
+
+
+@dataclass
+class ModelSection:
+    """Which network: a preset, its wiring, and config fields that replace the preset's."""
+
+    name: str = "mixer_cifar_paper"
+    connectivity: str = "acn"
+    # e.g. {depth: 4, dim: 32}; num_classes (and vocab_size/max_len for text) default to the data's
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataSection:
+    """Which data: a dataset spec for ``acn.data.load_data`` plus deterministic subsets."""
+
+    spec: str = "mnist5k"
+    options: dict[str, Any] = field(default_factory=dict)  # passed to load_data (e.g. limit)
+    classes: int | list[int] | None = None  # keep the first C classes (or these ids)
+    per_class: int | None = None  # keep k training samples per class (low-data regime)
+    per_class_mode: str = "random"
+
+
+@dataclass
+class AugmentSection:
+    """Training-time augmentation (``acn.data.AugmentConfig``); the test split is only normalised."""
+
+    crop_padding: int = 4
+    flip: bool = False
+    cutmix_prob: float = 0.5
+    cutmix_alpha: float = 1.0
+    normalize: bool = True  # per-channel mean/std of the training split
+
+
+@dataclass
+class OptimSection:
+    """AdamW with linear warmup then cosine decay, stepped every optimizer step."""
+
+    lr: float = 1e-3
+    weight_decay: float = (
+        0.01  # AdamW's default, as the authors' code; never on norms/biases/embeddings
+    )
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_epochs: float = 10.0
+    min_lr: float = 1e-6
+    label_smoothing: float = 0.1
+    grad_clip: float = 1.0  # max global grad norm; 0 turns clipping off
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (see the module docstring)."""
+
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    augment: AugmentSection = field(default_factory=AugmentSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    epochs: int = 300
+    batch_size: int = 64  # global: split evenly over DDP processes
+    eval_batch_size: int = 500
+    eval_every: int = 1  # epochs between evaluations; each evaluation also writes a checkpoint
+    seed: int = 0
+    device: str = "auto"  # auto = cuda if available, else cpu
+    amp: str = "auto"  # auto = bf16 (or fp16 + GradScaler) on CUDA, off on CPU; or off|bf16|fp16
+    out_dir: str = "runs/train"
+    loss: str = "ce"  # a name registered with acn.train.register_loss
+    loss_options: dict[str, Any] = field(default_factory=dict)  # read by the chosen loss
+    dg_share: bool = False  # log the direct-gradient share per block at each evaluation
+    dg_share_batch: int = 256  # size of the fixed test batch it is measured on
+
+    def validate(self) -> TrainConfig:
+        """Range checks that do not need the model or the data; returns self."""
+        positive = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "eval_batch_size": self.eval_batch_size,
+            "eval_every": self.eval_every,
+            "dg_share_batch": self.dg_share_batch,
+        }
+        for key, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{key} must be positive, got {value}")
+        o = self.optim
+        if o.lr <= 0 or o.min_lr < 0 or o.min_lr > o.lr:
+            raise ConfigError(
+                f"need 0 <= optim.min_lr <= optim.lr and lr > 0, got {o.min_lr}, {o.lr}"
+            )
+        if not 0 <= o.warmup_epochs < self.epochs:
+            raise ConfigError(
+                f"optim.warmup_epochs must be in [0, epochs={self.epochs}), got {o.warmup_epochs}"
+            )
+        if not 0 <= o.label_smoothing < 1 or o.grad_clip < 0 or o.weight_decay < 0:
+            raise ConfigError("need 0 <= label_smoothing < 1, grad_clip >= 0, weight_decay >= 0")
+        if self.amp not in ("auto", "off", "bf16", "fp16"):
+            raise ConfigError(f"amp must be auto, off, bf16 or fp16, got {self.amp!r}")
+        return self
+
+
+# -- reading and writing ---------------------------------------------------------------------------
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict (tuples as lists), ready for YAML or JSON."""
+    return _plain(dataclasses.asdict(cfg))
+
+
+def to_yaml(cfg: TrainConfig) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None)
+
+
+def from_dict(values: dict[str, Any], cls: type = TrainConfig, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from nested plain values, checking every key and type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix or 'config'} must be a mapping, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix}{unknown[0]}; valid keys: {', '.join(fields)}"
+        )
+    kwargs = {k: coerce(v, hints[k], prefix + k) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML file; one-line ConfigError if missing, unreadable or not a mapping."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        values = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {p}: {e}") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(e, "problem", None) or type(e).__name__
+        raise ConfigError(f"invalid YAML in {p}{at}: {problem}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {p} must hold a mapping, got {type(values).__name__}")
+    return values
+
+
+def parse_overrides(args: list[str]) -> dict[str, Any]:
+    """``["--optim.lr=3e-4", "--epochs=5"]`` -> ``{"optim": {"lr": "3e-4"}, "epochs": "5"}``.
+
+    Values stay text here; :func:`coerce` turns them into the field's type.
+    """
+    out: dict[str, Any] = {}
+    for arg in args:
+        key, sep, value = arg.removeprefix("--").partition("=")
+        if not arg.startswith("--") or not sep or not key:
+            raise ConfigError(f"expected --key=value, got {arg!r}")
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {arg!r} conflicts with an earlier one")
+        node[leaf] = _Text(value)
+    return out
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; ``extra`` wins."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None
+) -> TrainConfig:
+    """Defaults <- YAML file (optional) <- overrides (``--a.b=v`` strings or a nested dict)."""
+    values = read_yaml(path) if path is not None else {}
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    values = merge(values, overrides or {})
+    cfg = from_dict(values)
+    check_model_overrides(cfg)
+    return cfg.validate()
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The resolved config a training run wrote to ``RUN/config.yaml``."""
+    return load_config(Path(run_dir) / CONFIG_FILE)
+
+
+def check_model_overrides(cfg: TrainConfig) -> None:
+    """Type-check ``model.overrides`` against the preset's family config (unknown key -> error)."""
+    from ..models.registry import FAMILIES, get_preset
+
+    family = FAMILIES[get_preset(cfg.model.name).family]
+    hints = typing.get_type_hints(family.config_class)
+    names = [f.name for f in dataclasses.fields(family.config_class)]
+    fixed = {"name", "connectivity"}  # set by the model section itself
+    for key, value in list(cfg.model.overrides.items()):
+        if key not in names or key in fixed:
+            valid = ", ".join(n for n in names if n not in fixed)
+            raise ConfigError(f"unknown model option model.overrides.{key}; valid: {valid}")
+        cfg.model.overrides[key] = coerce(value, hints[key], f"model.overrides.{key}")
+
+
+# -- type coercion ---------------------------------------------------------------------------------
+
+
+class _Text(str):
+    """A value typed on the command line: still text, to be parsed by the field's type."""
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def coerce(value: Any, hint: Any, key: str) -> Any:
+    """``value`` converted to type ``hint`` (dataclass, scalar, Optional/Union, list, tuple, dict)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return _parse_text(value, key) if isinstance(value, _Text) else value
+    if dataclasses.is_dataclass(hint):
+        return from_dict(value, hint, key + ".")
+    if origin in (Union, types.UnionType):
+        if isinstance(value, _Text) and value.strip().lower() in ("none", "null", "~"):
+            value = None
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, arg, key)
+            except ConfigError:
+                continue
+        raise _bad(key, value, hint)
+    if origin in (list, tuple, dict) and isinstance(value, _Text):
+        value = _parse_text(value, key)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise _bad(key, value, hint)
+        return [coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise _bad(key, value, hint)
+        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        if len(items) != len(value):
+            raise ConfigError(f"{key} needs {len(items)} values, got {len(value)}")
+        return tuple(coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _bad(key, value, hint)
+        return {str(k): coerce(v, args[1] if args else Any, f"{key}.{k}") for k, v in value.items()}
+    return _scalar(value, hint, key)
+
+
+def _scalar(value: Any, hint: type, key: str) -> Any:
+    # Text is accepted for numbers and booleans: YAML reads "3e-4" (no dot) as a string.
+    text = value.strip() if isinstance(value, str) else None
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if text is not None and text.lower() in _TRUE + _FALSE:
+            return text.lower() in _TRUE
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if text is not None:
+            try:
+                return int(text)
+            except ValueError:
+                pass
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if text is not None:
+            try:
+                return float(text)
+            except ValueError:
+                pass
+    elif hint is str:
+        if isinstance(value, str):
+            return str(value)
+    else:
+        return value
+    raise _bad(key, value, hint)
+
+
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _parse_text(value: str, key: str) -> Any:
+    """A command-line value as YAML would read it, except that 3e-4 is a float (YAML 1.1 says str)."""
+    if _EXPONENT_FLOAT.match(value.strip()):
+        return float(value)
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ConfigError(f"cannot parse {key}={value!r}") from None
+
+
+def _bad(key: str, value: Any, hint: Any) -> ConfigError:
+    name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    return ConfigError(f"{key} expects {name}, got {str(value)!r}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

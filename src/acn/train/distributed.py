@@ -1,0 +1,135 @@
+"""torchrun DDP in the nanoGPT style, and the model as a loss function sees it.
+
+``torchrun --nproc_per_node=N -m acn train CONFIG`` sets RANK / LOCAL_RANK / WORLD_SIZE; without
+them training runs in one process and every helper here is a no-op. Rank 0 logs and writes
+checkpoints; all ranks run the same code otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from ..models.base import StackModel
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process stands in the job."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1 or dist.is_initialized()
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> cuda (this process's GPU under torchrun) if available, else cpu."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r} requested but CUDA is not available")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device
+
+
+def setup(device_name: str) -> tuple[DistContext, torch.device]:
+    """Join the torchrun process group if launched by torchrun; returns (context, device)."""
+    if int(os.environ.get("RANK", -1)) < 0:
+        return DistContext(), resolve_device(device_name)
+    ctx = DistContext(
+        rank=int(os.environ["RANK"]),
+        local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+        world_size=int(os.environ.get("WORLD_SIZE", 1)),
+    )
+    device = resolve_device(device_name, ctx.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return ctx, device
+
+
+def teardown(ctx: DistContext) -> None:
+    if ctx.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_sum(t: Tensor, ctx: DistContext) -> Tensor:
+    """Sum ``t`` over all processes (in place) and return it."""
+    if ctx.enabled:
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def barrier(ctx: DistContext) -> None:
+    if ctx.enabled:
+        dist.barrier()
+
+
+def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
+    """Rows [lo, hi) of an n-row batch that ``rank`` takes (the same cut as ``acn.data.Batches``)."""
+    return rank * n // world_size, (rank + 1) * n // world_size
+
+
+class _MethodRouter(nn.Module):
+    """``forward(method, *args)`` calls ``model.<method>(*args)``, so DDP's forward runs for it."""
+
+    def __init__(self, model: StackModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.model, method)(*args, **kwargs)
+
+
+class TrainingModel:
+    """The model as a loss function sees it: ``model(x)``, ``logits_per_depth(x)``,
+    ``features_per_depth(x)`` or ``call(name, ...)`` run through DDP when there is a process
+    group (so gradients are all-reduced); any other attribute is the plain model's.
+
+    A loss should make ONE such call per step (one forward pass) and read everything else off
+    its result; further plain-model calls in the same step are fine for parameters DDP knows of.
+    """
+
+    def __init__(self, model: StackModel, ctx: DistContext, device: torch.device) -> None:
+        self.module = model
+        router = _MethodRouter(model)
+        if ctx.enabled:
+            ids = [device.index] if device.type == "cuda" else None
+            router = nn.parallel.DistributedDataParallel(router, device_ids=ids)
+        self._router = router
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._router(method, *args, **kwargs)
+
+    def __call__(self, x: Tensor, **kwargs: Any) -> Tensor:
+        return self.call("forward", x, **kwargs)
+
+    def logits_per_depth(self, x: Tensor) -> Tensor:
+        return self.call("logits_per_depth", x)
+
+    def features_per_depth(self, x: Tensor) -> Tensor:
+        return self.call("features_per_depth", x)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.module, name)

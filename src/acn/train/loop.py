@@ -1,0 +1,403 @@
+"""The training loop: ``train(cfg)`` trains one model and writes its run directory.
+
+RUN/config.yaml      the resolved config
+RUN/metrics.jsonl    one record per evaluation (accuracy at every depth, per-block grad norms, ...)
+RUN/checkpoint/      model.safetensors + state.pt, rewritten atomically at every evaluation
+RUN/summary.json     final accuracy per depth, cutoff, cost of the cut model, time, machine
+
+Determinism: the batch order and the augmentation of epoch e are pure functions of (seed, e), and
+the checkpoint holds the optimizer, schedule and RNG states, so a run resumed from a checkpoint
+retraces the uninterrupted run step for step (bitwise on CPU). Under torchrun each process
+prepares the same GLOBAL batch (same augmentation, same CutMix partners) and trains on its rows,
+so N processes compute what one process computes on that batch, up to float summation order.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ..analysis.cutoff import cutoff_depth
+from ..data import Batches
+from ..errors import CheckpointError, ConfigError, TrainingDivergedError
+from ..evaluation import evaluate_per_depth
+from ..models.base import StackModel
+from ..models.registry import create_model
+from ..serialization import atomic_write
+from . import distributed as dist
+from .checkpoint import (
+    checkpoint_dir,
+    has_checkpoint,
+    load_checkpoint,
+    read_state,
+    save_checkpoint,
+)
+from .config import CONFIG_FILE, TrainConfig, to_dict, to_yaml
+from .grad_norms import GradNorms, clip_with_norm
+from .inputs import check_fit, load_train_data, model_values
+from .losses import get_loss
+from .optim import WarmupCosine, build_optimizer
+from .run_files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics, write_json
+from .summary import CUTOFF_TOLERANCE, run_summary
+
+NAN_CHECK_EVERY = 20  # steps between checks for a non-finite loss (each check syncs the device)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    model: StackModel  # the trained model, on the training device, in eval mode
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = print,
+) -> TrainResult:
+    """Train ``cfg`` into ``cfg.out_dir`` (continuing its checkpoint if ``resume``).
+
+    ``progress``: tqdm bars (default: only when stderr is a terminal, rank 0 only); ``log``
+    receives one line per evaluation on rank 0 (None: silent).
+    """
+    cfg.validate()
+    ctx, device = dist.setup(cfg.device)
+    try:
+        return Trainer(cfg, ctx, device, resume=resume, progress=progress, log=log).run()
+    finally:
+        dist.teardown(ctx)
+
+
+def amp_setup(mode: str, device: torch.device) -> tuple[torch.dtype | None, Any]:
+    """(autocast dtype or None, GradScaler or None): AMP is for CUDA only."""
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None, None
+    if device.type != "cuda":
+        raise ConfigError(f"amp={mode} needs a CUDA device, training runs on {device}")
+    if mode == "auto":
+        mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if mode == "bf16":
+        return torch.bfloat16, None
+    return torch.float16, torch.amp.GradScaler("cuda")
+
+
+def augment_seed(seed: int, epoch: int) -> int:
+    """Seed of epoch ``epoch``'s augmentation generator (independent of the shuffling stream)."""
+    return (int(seed) * 1_000_003 + int(epoch) * 7919 + 1) % (2**63)
+
+
+class Trainer:
+    """One training run; see the module docstring. Built by :func:`train`."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        ctx: dist.DistContext,
+        device: torch.device,
+        *,
+        resume: bool = False,
+        progress: bool | None = None,
+        log: Callable[[str], None] | None = print,
+    ) -> None:
+        self.cfg, self.ctx, self.device = cfg, ctx, device
+        self.run_dir = Path(cfg.out_dir)
+        if not resume and (has_checkpoint(self.run_dir) or (self.run_dir / METRICS_FILE).exists()):
+            raise ConfigError(
+                f"run directory {self.run_dir} already holds a run; continue it with "
+                f"--resume {self.run_dir} or choose another out_dir"
+            )
+        self.log = log if ctx.is_main and log is not None else (lambda line: None)
+        tty = sys.stderr.isatty()
+        self.show_progress = ctx.is_main and (tty if progress is None else progress)
+
+        torch.manual_seed(cfg.seed)
+        self.data = load_train_data(cfg)
+        self.model = create_model(
+            cfg.model.name, cfg.model.connectivity, **model_values(cfg, self.data.info)
+        )
+        check_fit(self.model, self.data)
+        self.model.to(device)
+        self.num_classes = self.model.config.num_classes
+        self.amp_dtype, self.scaler = amp_setup(cfg.amp, device)
+        self.loss_fn = get_loss(cfg.loss)
+        self.dg_share = self._dg_share_fn() if cfg.dg_share else None
+
+        self.batches = Batches(self.data.splits.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
+        n, b = len(self.data.splits.train), cfg.batch_size
+        # a final global batch too small to give every process a row is dropped (as acn.data does)
+        self.steps_per_epoch = n // b + (1 if n % b >= ctx.world_size else 0)
+        self.optimizer = build_optimizer(self.model, cfg.optim)
+        self.schedule = WarmupCosine(
+            self.optimizer,
+            cfg.optim.lr,
+            cfg.optim.min_lr,
+            warmup_steps=round(cfg.optim.warmup_epochs * self.steps_per_epoch),
+            total_steps=cfg.epochs * self.steps_per_epoch,
+        )
+        self.grad_norms = GradNorms(self.model)
+        self.metrics = MetricsLog(self.run_dir)
+        self.epoch, self.step, self.seconds_before = 0, 0, 0.0
+        self._reset_train_stats()
+        if resume:
+            self._restore()
+        if ctx.is_main:
+            text = to_yaml(cfg)
+            try:
+                atomic_write(self.run_dir / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
+            except OSError as e:
+                raise ConfigError(
+                    f"cannot write run directory {self.run_dir}: {e.strerror or e}"
+                ) from None
+        self.train_model = dist.TrainingModel(self.model, ctx, device)
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg = self.cfg
+        self.started = time.perf_counter()
+        self.log(f"training {self.describe()}")
+        for epoch in range(self.epoch, cfg.epochs):
+            self.train_epoch(epoch)
+            self.epoch = epoch + 1
+            if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
+                record = self.evaluate()
+                if self.ctx.is_main:
+                    self.metrics.append(record)
+                self.log(_eval_line(record, cfg.epochs, self.model.depth))
+                self.save()
+        summary = self.summary()
+        if self.ctx.is_main:
+            write_json(self.run_dir / SUMMARY_FILE, summary)
+        dist.barrier(self.ctx)
+        return TrainResult(self.run_dir, summary, self.model.eval())
+
+    def train_epoch(self, epoch: int) -> None:
+        self.model.train()
+        self.batches.set_epoch(epoch)
+        gen = torch.Generator().manual_seed(augment_seed(self.cfg.seed, epoch))
+        losses: list[torch.Tensor] = []
+        checked = 0
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{self.cfg.epochs}",
+            disable=not self.show_progress,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        for i, (x, y) in zip(range(self.steps_per_epoch), self.batches):
+            losses.append(self.train_step(x, y, gen))
+            if (i + 1) % NAN_CHECK_EVERY == 0 or i + 1 == self.steps_per_epoch:
+                self._check_finite(losses, checked, epoch)
+                checked = len(losses)
+                if self.show_progress:
+                    bar.set_postfix(loss=f"{float(losses[-1]):.4f}")
+            bar.update()
+        bar.close()
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """One optimizer step on a global batch; returns this process's loss (detached)."""
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        x, y = self.data.prepare(x, y, True, gen, self.num_classes)
+        n_global = len(x)
+        lo, hi = dist.shard_bounds(n_global, self.ctx.rank, self.ctx.world_size)
+        x, y = x[lo:hi], y[lo:hi]
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.amp_dtype)
+            if self.amp_dtype is not None
+            else nullcontext()
+        )
+        with autocast:
+            loss, _ = self.loss_fn(self.train_model, x, y, self.cfg)
+        # DDP averages gradients over processes; weighting by the shard size makes that the mean
+        # over the global batch even when shards differ by a row.
+        weight = (hi - lo) * self.ctx.world_size / n_global
+        scaled = loss * weight if weight != 1.0 else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(scaled).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            scaled.backward()
+        total_norm = self.grad_norms.measure()
+        if self.cfg.optim.grad_clip > 0:
+            clip_with_norm(self.grad_norms.params, self.cfg.optim.grad_clip, total_norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.schedule.step()
+        self.step += 1
+        loss = loss.detach().float()
+        self.stats += torch.stack([loss * (hi - lo), torch.tensor(float(hi - lo)).to(loss)])
+        self.norm_sum += total_norm.detach().float()
+        return loss
+
+    def _check_finite(self, losses: list[torch.Tensor], start: int, epoch: int) -> None:
+        window = torch.stack(losses[start:])
+        bad = ~torch.isfinite(window)
+        flag = dist.all_reduce_sum(bad.any().float().reshape(1), self.ctx)
+        if float(flag) == 0:
+            return
+        local = torch.nonzero(bad).flatten()
+        first = int(local[0]) if len(local) else len(window) - 1
+        step = self.step - len(window) + first + 1
+        value = float(window[first])
+        raise TrainingDivergedError(
+            f"loss became {value} at epoch {epoch + 1}, step {step} "
+            f"(lr {self.schedule.lr_at(step - 1):.3g}); training stopped, {self._kept_checkpoint()}"
+        )
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, Any]:
+        """Accuracy at every depth on the test split (sharded over processes), grad norms, loss."""
+        depth = self.model.depth
+        test_rows = len(self.data.splits.test)
+        lo, hi = dist.shard_bounds(test_rows, self.ctx.rank, self.ctx.world_size)
+        totals = torch.zeros(depth + 5, dtype=torch.float64, device=self.device)
+        if hi > lo:
+            batches = self.data.test_batches(self.cfg.eval_batch_size, self.device, (lo, hi))
+            ev = evaluate_per_depth(self.model, batches, self.device)
+            totals[: depth + 1] = ev.correct.sum(dim=1).to(totals)
+            totals[depth + 1] = ev.loss * ev.num_samples
+            totals[depth + 2] = ev.num_samples
+        totals[depth + 3 :] = self.stats.to(totals)
+        dist.all_reduce_sum(totals, self.ctx)
+        n = float(totals[depth + 2])
+        accuracy = (totals[: depth + 1] / n * 100).tolist()
+        steps = max(float(self.steps_since_eval()), 1.0)
+        record = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "lr": self.schedule.current_lr,
+            "train_loss": float(totals[depth + 3] / totals[depth + 4]),
+            "test_loss": float(totals[depth + 1]) / n,
+            "accuracy": accuracy[-1],
+            "accuracy_per_depth": accuracy,
+            "cutoff_depth": cutoff_depth(accuracy, CUTOFF_TOLERANCE),
+            "grad_norm": float(self.norm_sum) / steps,
+            "grad_norm_per_block": self.grad_norms.read(),
+        }
+        if self.dg_share is not None and self.ctx.is_main:
+            x, y = self._dg_batch
+            record["dg_share"] = self.dg_share(self.model, x, y)
+        record["time_s"] = round(self.elapsed(), 3)
+        self._reset_train_stats()
+        return record
+
+    def steps_since_eval(self) -> int:
+        return self.step - self._eval_step
+
+    def _reset_train_stats(self) -> None:
+        self.stats = torch.zeros(2, device=self.device)  # sum of loss x rows, rows
+        self.norm_sum = torch.zeros((), device=self.device)
+        self._eval_step = self.step
+
+    def _dg_share_fn(self) -> Callable:
+        try:
+            from ..analysis.gradients import direct_gradient_share
+        except ImportError:
+            raise ConfigError(
+                "dg_share requires acn.analysis.gradients, which is not installed"
+            ) from None
+        x, y = next(self.data.test_batches(self.cfg.dg_share_batch, self.device))
+        self._dg_batch = (x, y)
+        return direct_gradient_share
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the checkpoint (rank 0), unless the weights are no longer finite."""
+        finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
+        if not bool(finite.all()):
+            raise TrainingDivergedError(
+                f"weights became non-finite by epoch {self.epoch}, step {self.step}; training "
+                f"stopped, {self._kept_checkpoint()}"
+            )
+        state = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "rng": _rng_state(self.device),
+            "train_seconds": self.elapsed(),
+            "world_size": self.ctx.world_size,
+            "config": to_dict(self.cfg),
+        }
+        if self.ctx.is_main:
+            try:
+                save_checkpoint(self.run_dir, self.model, state)
+            except OSError as e:  # disk full, permissions: the previous checkpoint is untouched
+                where = checkpoint_dir(self.run_dir)
+                raise CheckpointError(
+                    f"cannot write checkpoint {where}: {e.strerror or e}"
+                ) from None
+        dist.barrier(self.ctx)
+
+    def _restore(self) -> None:
+        state = load_checkpoint(self.run_dir, self.model)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"], self.device)
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.seconds_before = float(state.get("train_seconds", 0.0))
+        self._eval_step = self.step
+        if self.ctx.is_main:
+            self.metrics.keep_until(self.step)
+
+    def _kept_checkpoint(self) -> str:
+        if not has_checkpoint(self.run_dir):
+            return "no checkpoint had been written yet"
+        try:
+            epoch = read_state(self.run_dir)["epoch"]
+        except CheckpointError:
+            epoch = "?"
+        return f"the last good checkpoint ({checkpoint_dir(self.run_dir)}, epoch {epoch}) is intact"
+
+    # -- reporting ------------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def describe(self) -> str:
+        c = self.model.config
+        return (
+            f"{c.name} ({c.connectivity}, depth {self.model.depth}, "
+            f"{self.model.num_params():,} params) on {self.data.splits.describe()}; "
+            f"{self.cfg.epochs} epochs x {self.steps_per_epoch} steps, batch {self.cfg.batch_size}, "
+            f"{self.ctx.world_size} process(es) on {self.device}, seed {self.cfg.seed}"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return run_summary(self, read_metrics(self.run_dir) if self.ctx.is_main else [])
+
+
+def _eval_line(record: dict[str, Any], epochs: int, depth: int) -> str:
+    return (
+        f"epoch {record['epoch']}/{epochs}  step {record['step']}  "
+        f"train_loss {record['train_loss']:.4f}  test_loss {record['test_loss']:.4f}  "
+        f"acc {record['accuracy']:.2f}%  cutoff {record['cutoff_depth']}/{depth}"
+    )
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

@@ -1,0 +1,59 @@
+"""The files of a run directory besides the checkpoint: ``metrics.jsonl`` and ``summary.json``.
+
+``metrics.jsonl`` has one JSON record per evaluation (see :func:`acn.train.loop.Trainer.evaluate`
+for the keys). On resume, records newer than the checkpoint (written after it by the interrupted
+run) are dropped, so the file reads as if the run had never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckpointError
+from ..serialization import atomic_write
+
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """All records of a run's ``metrics.jsonl`` (a torn last line from a crash is skipped)."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    records = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break  # torn final line: the process died while appending it
+            raise CheckpointError(f"corrupt line {i + 1} in {path}") from None
+    return records
+
+
+class MetricsLog:
+    """Appends one JSON line per evaluation to ``RUN/metrics.jsonl``."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir) / METRICS_FILE
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def keep_until(self, step: int) -> None:
+        """Drop the records logged after optimizer step ``step`` (atomic rewrite)."""
+        kept = [r for r in read_metrics(self.path.parent) if r.get("step", 0) <= step]
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -1,0 +1,61 @@
+"""``RUN/summary.json``: the end state of a run, with what its numbers depend on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .loop import Trainer
+
+CUTOFF_TOLERANCE = 0.5  # accuracy points: the cutoff rule logged at every evaluation
+
+
+def machine(device: torch.device) -> dict[str, Any]:
+    """Hardware and software a run's numbers depend on."""
+    info: dict[str, Any] = {
+        "device": str(device),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def run_summary(trainer: Trainer, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Summary of a finished run from its last evaluation record (empty off rank 0)."""
+    if not trainer.ctx.is_main or not records:
+        return {}
+    last = records[-1]
+    model, cfg = trainer.model, trainer.cfg
+    cutoff = last["cutoff_depth"]
+    return {
+        "run_dir": str(trainer.run_dir),
+        "model": model.config.name,
+        "connectivity": model.config.connectivity,
+        "depth": model.depth,
+        "params": model.num_params(),
+        "data": trainer.data.splits.describe(),
+        "epochs": last["epoch"],
+        "steps": last["step"],
+        "seed": cfg.seed,
+        "accuracy": last["accuracy"],
+        "accuracy_per_depth": last["accuracy_per_depth"],
+        "test_loss": last["test_loss"],
+        "cutoff_depth": cutoff,
+        "cutoff_tolerance": CUTOFF_TOLERANCE,
+        "cut_model_params": model.truncate(cutoff).num_params(),
+        "train_time_s": round(trainer.elapsed(), 2),  # training + evaluation, not setup
+        "world_size": trainer.ctx.world_size,
+        "amp": str(trainer.amp_dtype).removeprefix("torch.") if trainer.amp_dtype else "off",
+        "machine": machine(trainer.device),
+    }

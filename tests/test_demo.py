@@ -1,0 +1,44 @@
+"""``acn demo``: both twins trained, the side-by-side table, the plot and the run directories."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from acn.cli import main
+from acn.train.demo import free_out_dir
+
+
+def test_quick_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    result = json.loads((out / "demo.json").read_text())
+    for conn in ("residual", "acn"):
+        summary = json.loads((out / conn / "summary.json").read_text())
+        assert summary["connectivity"] == conn and summary["seed"] == 1
+        assert result["accuracy"][conn] == summary["accuracy_per_depth"]
+        assert result["cutoff"][conn] == summary["cutoff_depth"]
+        cost = result["cost"][conn]
+        assert cost["cut_params"] <= cost["params"] and cost["cut_flops"] <= cost["flops"]
+    res, ac = result["accuracy"]["residual"], result["accuracy"]["acn"]
+    rows = re.findall(r"^\s+(\d)\s+([\d.]+)%\s+([\d.]+)%", text, flags=re.M)
+    assert [int(k) for k, _, _ in rows] == list(range(len(res)))
+    assert [float(a) for _, a, _ in rows] == [round(a, 2) for a in res]
+    assert [float(b) for _, _, b in rows] == [round(b, 2) for b in ac]
+    for needle in ("cutoff depth (within 0.5 points)", "params, cut model", "MFLOPs", "seed 1"):
+        assert needle in text
+    assert re.search(r"wall time \d+ s \| \d+ CPU\(s\).*torch \d", text)
+    png = (out / "accuracy_vs_depth.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+
+
+def test_output_directory_choice(tmp_path, capsys):
+    taken = tmp_path / "demo"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("user data")
+    assert free_out_dir(taken, explicit=False) == tmp_path / "demo-2"
+    assert free_out_dir(tmp_path / "new", explicit=True) == tmp_path / "new"
+    assert main(["demo", "--quick", "--out", str(taken)]) == 2
+    assert "is not empty; choose another --out" in capsys.readouterr().err
+    assert (taken / "keep.txt").read_text() == "user data"

@@ -1,0 +1,95 @@
+"""Checkpoints: atomic pair of safetensors weights + weights-only state; bad ones refused in one line."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import pytest
+import torch
+
+import acn
+from _train_helpers import tiny_config
+from acn.errors import CheckpointError
+from acn.models import build_model
+from acn.train import train
+from acn.train.checkpoint import STEP_KEY, load_checkpoint, read_state
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ckpt")
+    return train(tiny_config(base, "--epochs=1"), log=None).run_dir
+
+
+@pytest.fixture
+def run_copy(finished_run, tmp_path):
+    dst = tmp_path / "run"
+    shutil.copytree(finished_run, dst)
+    return dst
+
+
+def _resume(run_dir, *extra):
+    cfg = tiny_config(run_dir.parent, "--epochs=2", *extra, name=run_dir.name)
+    return train(cfg, resume=True, log=None)
+
+
+def _one_line_error(run_dir, match, *extra):
+    with pytest.raises(CheckpointError, match=match) as info:
+        _resume(run_dir, *extra)
+    assert "\n" not in str(info.value)
+
+
+def test_state_is_plain_tensors_and_python(finished_run):
+    state = read_state(finished_run)  # torch.load(weights_only=True) inside
+    assert state["step"] == 4 and state["epoch"] == 1
+    assert {"optimizer", "scheduler", "rng", "config"} <= set(state)
+    meta = acn.serialization.read_metadata(finished_run)
+    assert meta[STEP_KEY] == "4"
+
+
+def test_resume_continues_a_finished_run_for_more_epochs(run_copy):
+    result = _resume(run_copy)
+    assert result.summary["epochs"] == 2 and result.summary["steps"] == 8
+
+
+def test_corrupt_state_is_refused(run_copy):
+    (run_copy / "checkpoint" / "state.pt").write_bytes(b"not a torch file at all")
+    _one_line_error(run_copy, "corrupt or truncated training state")
+
+
+def test_truncated_state_is_refused(run_copy):
+    path = run_copy / "checkpoint" / "state.pt"
+    path.write_bytes(path.read_bytes()[:200])
+    _one_line_error(run_copy, "corrupt or truncated training state")
+
+
+def test_truncated_weights_are_refused(run_copy):
+    path = run_copy / "checkpoint" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-100])
+    _one_line_error(run_copy, "corrupt or (truncated|unreadable) checkpoint")
+
+
+def test_missing_state_is_refused(run_copy):
+    (run_copy / "checkpoint" / "state.pt").unlink()
+    _one_line_error(run_copy, "no training state to resume from")
+
+
+def test_weights_and_state_from_different_steps_are_refused(run_copy):
+    # a crash between the two renames: new weights, old state
+    weights = run_copy / "checkpoint" / "model.safetensors"
+    acn.save(acn.load(weights), weights, metadata={STEP_KEY: "8"})
+    _one_line_error(run_copy, "inconsistent: weights are from step 8, training state from step 4")
+
+
+def test_other_architecture_is_refused(run_copy):
+    _one_line_error(run_copy, "different architecture", "--model.overrides.depth=2")
+
+
+def test_load_checkpoint_restores_weights(finished_run):
+    stored = acn.load(finished_run)
+    fresh = build_model(stored.family, dataclasses.asdict(stored.config))
+    assert not torch.equal(fresh.head.weight, stored.head.weight)
+    load_checkpoint(finished_run, fresh)
+    for k, v in stored.state_dict().items():
+        assert torch.equal(fresh.state_dict()[k], v)
