@@ -13,7 +13,7 @@ import sys
 from ..errors import ACNError
 
 # subcommand modules, in the order `acn --help` lists them
-COMMANDS = ["models"]
+COMMANDS = ["demo", "models", "cost", "compress", "prune", "train", "probe", "grads", "exit"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -35,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Subcommands that set `accepts_extra` (e.g. `acn train --optim.lr=3e-4`) get the arguments
+    # argparse does not know as `args.extra`; for every other command they are a usage error.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
