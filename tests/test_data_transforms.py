@@ -143,3 +143,15 @@ def test_prepare_batch_train_and_test():
         AugmentConfig.from_info(info, crop=4)
     with pytest.raises(ConfigError):
         AugmentConfig(cutmix_prob=1.5)
+
+
+def test_prepare_batch_passes_token_ids_through():
+    from acn.data import AugmentConfig, prepare_batch
+
+    ids = torch.randint(0, 100, (3, 7))
+    x, _ = prepare_batch(ids, torch.zeros(3, dtype=torch.long), True, AugmentConfig())
+    assert x.dtype == torch.int64 and torch.equal(x, ids)
+    vec, _ = prepare_batch(
+        torch.ones(2, 5, dtype=torch.float64), torch.zeros(2), False, AugmentConfig()
+    )
+    assert vec.dtype == torch.float32

@@ -74,10 +74,15 @@ def prepare_batch(
     Returns (x float32 [N,C,H,W], y). y stays int64 [N] except in training with
     cfg.cutmix_prob > 0, where it is always soft float [N, num_classes] (one-hot when a batch is
     not mixed) so the loss sees one target type; F.cross_entropy accepts both.
-    Non-image inputs (vectors) are only cast to float.
+    Integer token ids (text) pass through unchanged; other non-image inputs (vectors) are only
+    cast to float.
     """
     if x.dim() != 4:
-        return x.float(), y
+        return (
+            (x, y)
+            if not x.is_floating_point() and x.dim() == 2 and x.dtype != torch.uint8
+            else (x.float(), y)
+        )
     x = T.to_float(x)
     if train:
         x = T.random_crop(x, cfg.crop_padding, gen)

@@ -49,8 +49,6 @@ class TrainData:
         self, x: Tensor, y: Tensor, train: bool, gen: torch.Generator | None, num_classes: int
     ) -> tuple[Tensor, Tensor]:
         """Raw batch -> (model input, int labels or soft CutMix targets); token ids pass as-is."""
-        if self.kind == "text":
-            return x, y
         return prepare_batch(x, y, train, self.augment, gen, num_classes)
 
     def test_batches(
