@@ -34,8 +34,14 @@ def param_groups(model: StackModel, weight_decay: float) -> list[dict]:
 
 
 def build_optimizer(model: StackModel, cfg: OptimSection) -> torch.optim.AdamW:
+    # The fused kernel does the whole update in one pass per tensor (CPU and CUDA); torch's
+    # default on CPU is a Python loop of ~6 ops per parameter, a visible share of a small step.
     return torch.optim.AdamW(
-        param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps
+        param_groups(model, cfg.weight_decay),
+        lr=cfg.lr,
+        betas=tuple(cfg.betas),
+        eps=cfg.eps,
+        fused=next(model.parameters()).device.type in ("cpu", "cuda"),
     )
 
 
