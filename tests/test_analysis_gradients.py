@@ -9,20 +9,10 @@ import torch
 from torch import nn
 
 import acn
+from _toy import Scale
 from acn.analysis.gradients import direct_gradient_share
 from acn.errors import ConfigError
 from acn.models import tiny_overrides
-
-
-class Scale(nn.Module):
-    """The 1-D linear toy layer x -> w x (paper Table 1)."""
-
-    def __init__(self, w: float) -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor(float(w), dtype=torch.float64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w * x
 
 
 class ResidualScale(Scale):

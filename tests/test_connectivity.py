@@ -9,19 +9,9 @@ import torch
 from torch import nn
 
 import acn
+from _toy import Scale
 from acn.connectivity import ConnectedStack
 from acn.errors import ConfigError
-
-
-class Scale(nn.Module):
-    """The 1-D linear toy layer x -> w x (paper Table 1)."""
-
-    def __init__(self, w: float) -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor(float(w), dtype=torch.float64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w * x
 
 
 def _prod(xs) -> float:
