@@ -2,6 +2,14 @@
 
 Everything here runs before the first step, so a dataset that does not fit the model (image
 shape, label range, vocabulary) fails in one line instead of in the middle of training.
+
+Masked-LM data (kind "mlm", e.g. ``text:FILE``) is corrupted per batch by
+:func:`~acn.data.mlm_mask` (15% of the non-special tokens; 80/10/10) and its labels are the
+original ids at the selected positions, -100 elsewhere. Training batches draw the masks from the
+loop's per-(seed, epoch) augmentation generator, so they are a function of (seed, epoch, step)
+and a resumed or multi-process run masks exactly what the uninterrupted one does; the test split
+is masked once with a fixed seed, so every evaluation (any batch size, any number of processes)
+scores the same positions.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data import AugmentConfig, Batches, DataSplits, load_data, per_class, prepare_batch
+from ..data import AugmentConfig, Batches, DataSplits, load_data, mlm_mask, per_class, prepare_batch
 from ..data.splits import select_classes
 from ..errors import ConfigError, DataError
 from ..evaluation import check_labels
@@ -27,7 +35,13 @@ _FROM_DATA = {
     "image": ("num_classes",),
     "vector": ("num_classes",),
     "text": ("num_classes", "vocab_size", "max_len", "pad_id"),
+    "mlm": ("vocab_size", "max_len", "pad_id"),
 }
+# the model head each token-data kind needs (BertConfig.head)
+_TEXT_HEADS = {"text": "cls", "mlm": "mlm"}
+
+MLM_PROB = 0.15  # BERT's masking rate
+TEST_MASK_SEED = 0  # the test split's masks: fixed, so runs with different seeds score alike
 
 
 @dataclass
@@ -36,6 +50,7 @@ class TrainData:
 
     splits: DataSplits
     augment: AugmentConfig
+    _masked_test: tuple[Tensor, Tensor] | None = None
 
     @property
     def info(self) -> dict[str, Any]:
@@ -48,14 +63,26 @@ class TrainData:
     def prepare(
         self, x: Tensor, y: Tensor, train: bool, gen: torch.Generator | None, num_classes: int
     ) -> tuple[Tensor, Tensor]:
-        """Raw batch -> (model input, int labels or soft CutMix targets); token ids pass as-is."""
+        """Raw batch -> (model input, int labels or soft CutMix targets); token ids pass as-is.
+
+        Masked-LM batches -> (masked ids, token labels [B, T] with -100 where not masked), the
+        masks drawn from ``gen``."""
+        if self.kind == "mlm":
+            return self._mask(x, gen)
         return prepare_batch(x, y, train, self.augment, gen, num_classes)
+
+    def _mask(self, ids: Tensor, gen: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        i = self.info
+        return mlm_mask(ids, i["vocab_size"], i["mask_id"], i["special_ids"], MLM_PROB, gen)
 
     def test_batches(
         self, batch_size: int, device: torch.device, rows: tuple[int, int] | None = None
     ) -> Iterator[tuple[Tensor, Tensor]]:
         """Prepared test batches (no augmentation), optionally only test rows [lo, hi)."""
         test = self.splits.test
+        if self.kind == "mlm":
+            yield from self._masked_test_batches(batch_size, device, rows)
+            return
         if rows is not None:
             test = test.subset(torch.arange(*rows))
         if len(test) == 0:
@@ -63,6 +90,18 @@ class TrainData:
         num_classes = self.info["num_classes"]
         for x, y in Batches(test, batch_size, shuffle=False):
             yield self.prepare(x.to(device), y.to(device), False, None, num_classes)
+
+    def _masked_test_batches(
+        self, batch_size: int, device: torch.device, rows: tuple[int, int] | None
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        if self._masked_test is None:  # the whole split at once: masks independent of batching
+            gen = torch.Generator().manual_seed(TEST_MASK_SEED)
+            self._masked_test = self._mask(self.splits.test.x, gen)
+        inputs, labels = self._masked_test
+        lo, hi = rows if rows is not None else (0, len(inputs))
+        for start in range(lo, hi, batch_size):
+            end = min(start + batch_size, hi)
+            yield inputs[start:end].to(device), labels[start:end].to(device)
 
 
 def load_train_data(cfg: TrainConfig) -> TrainData:
@@ -72,7 +111,12 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     kind = splits.info["kind"]
     if kind not in _FROM_DATA:
         raise ConfigError(
-            f"acn train does not support {kind!r} data ({d.spec}); use a classification dataset"
+            f"acn train does not support {kind!r} data ({d.spec}); use a classification or "
+            "masked-LM text dataset"
+        )
+    if kind == "mlm" and (d.classes is not None or d.per_class is not None):
+        raise ConfigError(
+            f"data.classes and data.per_class need labelled data; {d.spec} is raw text"
         )
     if d.classes is not None:
         splits = splits.map(lambda ds: select_classes(ds, d.classes))
@@ -110,11 +154,18 @@ def check_fit(model: StackModel, data: TrainData) -> None:
     info, c = data.info, model.config
     example = tuple(model.example_input(1).shape[1:])
     shape = tuple(info["input_shape"])
-    if data.kind == "text":
+    if data.kind in _TEXT_HEADS:
         vocab, max_len = getattr(c, "vocab_size", None), getattr(c, "max_len", None)
         if vocab is None:
             raise DataError(
                 f"text data ({info['name']}) needs a text model, got a {model.family} model"
+            )
+        head = _TEXT_HEADS[data.kind]
+        if getattr(c, "head", head) != head:
+            task = "masked-LM text" if data.kind == "mlm" else "labelled text"
+            raise DataError(
+                f"{task} data ({info['name']}) needs a model with head={head!r}, "
+                f"{c.name} has head={c.head!r}"
             )
         if info.get("vocab_size", 0) > vocab:
             raise DataError(
@@ -133,6 +184,8 @@ def check_fit(model: StackModel, data: TrainData) -> None:
         )
     if len(data.splits.test) == 0:
         raise DataError(f"{info['name']} has an empty test split; nothing to evaluate on")
+    if data.kind == "mlm":  # token labels are the ids themselves, checked against vocab above
+        return
     for split in (data.splits.train, data.splits.test):
         try:
             check_labels(split.y, c.num_classes)

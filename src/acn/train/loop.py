@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ..analysis.cutoff import cutoff_depth
 from ..data import Batches
 from ..errors import CheckpointError, ConfigError, TrainingDivergedError
-from ..evaluation import evaluate_per_depth
+from ..evaluation import IGNORE_INDEX, evaluate_per_depth, is_token_labels
 from ..models.base import StackModel
 from ..models.registry import create_model
 from ..serialization import atomic_write
@@ -207,8 +207,8 @@ class Trainer:
         """One optimizer step on a global batch; returns this process's loss (detached)."""
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         x, y = self.data.prepare(x, y, True, gen, self.num_classes)
-        n_global = len(x)
-        lo, hi = dist.shard_bounds(n_global, self.ctx.rank, self.ctx.world_size)
+        lo, hi = dist.shard_bounds(len(x), self.ctx.rank, self.ctx.world_size)
+        n_global, n_local = _num_targets(y), _num_targets(y[lo:hi])
         x, y = x[lo:hi], y[lo:hi]
         autocast = (
             torch.autocast(self.device.type, dtype=self.amp_dtype)
@@ -217,9 +217,10 @@ class Trainer:
         )
         with autocast:
             loss, _ = self.loss_fn(self.train_model, x, y, self.cfg)
-        # DDP averages gradients over processes; weighting by the shard size makes that the mean
-        # over the global batch even when shards differ by a row.
-        weight = (hi - lo) * self.ctx.world_size / n_global
+        # DDP averages gradients over processes; weighting by the shard's share of the targets
+        # (rows, or masked tokens for MLM) makes that the mean over the global batch even when
+        # shards differ by a row or in their number of masked tokens.
+        weight = n_local * self.ctx.world_size / max(n_global, 1)
         scaled = loss * weight if weight != 1.0 else loss
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
@@ -238,7 +239,7 @@ class Trainer:
         self.schedule.step()
         self.step += 1
         loss = loss.detach().float()
-        self.stats += torch.stack([loss * (hi - lo), torch.tensor(float(hi - lo)).to(loss)])
+        self.stats += torch.stack([loss * n_local, torch.tensor(float(n_local)).to(loss)])
         self.norm_sum += total_norm.detach().float()
         return loss
 
@@ -380,6 +381,14 @@ class Trainer:
 
     def summary(self) -> dict[str, Any]:
         return run_summary(self, read_metrics(self.run_dir) if self.ctx.is_main else [])
+
+
+def _num_targets(y: torch.Tensor) -> int:
+    """How many targets a prepared batch's loss averages over: its rows, or its scored tokens
+    for masked-LM token labels (the same count on every process: the global batch is shared)."""
+    if is_token_labels(y):
+        return int((y != IGNORE_INDEX).sum())
+    return len(y)
 
 
 def _eval_line(record: dict[str, Any], epochs: int, depth: int) -> str:

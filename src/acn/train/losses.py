@@ -2,7 +2,7 @@
 
 A loss is ``fn(model, x, targets, cfg) -> (loss, logits)``: ``model`` is a
 :class:`~acn.train.distributed.TrainingModel` (call it once per step), ``targets`` are int labels
-[B] or soft CutMix targets [B, C], ``cfg`` the whole :class:`~acn.train.config.TrainConfig`
+[B], soft CutMix targets [B, C] or masked-LM token labels [B, T] (-100 where not scored), ``cfg`` the whole :class:`~acn.train.config.TrainConfig`
 (``cfg.loss_options`` holds the loss's own settings), and ``logits`` the full model's prediction
 used for training accuracy. Other packages add losses with :func:`register_loss`; ``acn.exits`` is
 imported on first lookup of an unknown name so that its losses register themselves.
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..evaluation import IGNORE_INDEX
 
 LossFn = Callable[[Any, Tensor, Tensor, Any], tuple[Tensor, Tensor]]
 
@@ -52,11 +53,21 @@ def get_loss(name: str) -> LossFn:
 
 
 def cross_entropy(model: Any, x: Tensor, targets: Tensor, cfg: Any) -> tuple[Tensor, Tensor]:
-    """Cross-entropy of the full model, with the config's label smoothing (soft targets too)."""
+    """Cross-entropy of the full model, with the config's label smoothing (soft targets too).
+
+    Token logits [B, T, V] with token labels [B, T] are flattened: the mean over the scored
+    tokens (labels -100 are ignored); a batch with none scores 0 rather than nan."""
     if model.config.exit_branches:  # unused branch heads: untrained, and DDP fails on them
         raise ConfigError("the model has exit branches; train it with `loss: exits`")
     logits = model(x)
-    loss = F.cross_entropy(logits.float(), targets, label_smoothing=cfg.optim.label_smoothing)
+    smoothing = cfg.optim.label_smoothing
+    if logits.dim() == 3 and targets.dim() == 2 and not targets.is_floating_point():
+        flat, labels = logits.flatten(0, 1).float(), targets.flatten()
+        total = F.cross_entropy(
+            flat, labels, ignore_index=IGNORE_INDEX, reduction="sum", label_smoothing=smoothing
+        )
+        return total / (labels != IGNORE_INDEX).sum().clamp_min(1), logits
+    loss = F.cross_entropy(logits.float(), targets, label_smoothing=smoothing)
     return loss, logits
 
 
