@@ -5,29 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from _words import WORDS
 from acn.data import load_data, load_tokenizer
 from acn.errors import DataError
 
 CLS, SEP, PAD = 2, 3, 0
-WORDS = [
-    "the",
-    "cat",
-    "sat",
-    "on",
-    "a",
-    "mat",
-    "while",
-    "dogs",
-    "ran",
-    "far",
-    "away",
-    "from",
-    "home",
-    "and",
-    "birds",
-    "sang",
-    "loudly",
-]
 
 
 @pytest.fixture(autouse=True)

@@ -10,31 +10,13 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from _words import WORDS
 from acn.errors import ConfigError, DataError
 from acn.evaluation import evaluate_per_depth
 from acn.train import load_config, read_metrics, train
 from acn.train.inputs import load_train_data
 from acn.train.losses import cross_entropy
 
-WORDS = [
-    "the",
-    "cat",
-    "sat",
-    "on",
-    "a",
-    "mat",
-    "while",
-    "dogs",
-    "ran",
-    "far",
-    "away",
-    "from",
-    "home",
-    "and",
-    "birds",
-    "sang",
-    "loudly",
-]
 TINY = {"depth": 2, "dim": 32, "num_heads": 2, "mlp_hidden": 64}
 
 
