@@ -11,7 +11,7 @@ import acn
 from _compress_runs import make_run
 from acn.analysis.gradients import direct_gradient_share
 from acn.cli import main
-from acn.compress.evaldata import load_eval_data, resolve_plan
+from acn.compress.evaldata import load_eval_data, run_config
 from acn.evaluation import evaluate_per_depth
 
 
@@ -34,7 +34,7 @@ def test_probe_one_run_writes_table_csv_json_png(runs, capsys):
     result = json.loads((out / "run_acn.json").read_text())
     # the numbers are those of an independent per-depth evaluation on the run's test data
     model = acn.load(run)
-    data = load_eval_data(resolve_plan(run, None))
+    data = load_eval_data(run_config(run, None))
     ev = evaluate_per_depth(model, data.batches(500))
     assert result["accuracy"] == pytest.approx(ev.accuracy)
     assert result["num_samples"] == ev.num_samples == 128
@@ -109,7 +109,7 @@ def write_metrics(run, model, x, y, epochs: int, dg: bool) -> list[dict]:
 
 
 def test_grads_draws_heatmaps_from_metrics(runs, tmp_path, capsys):
-    data = load_eval_data(resolve_plan(runs["acn"], None))
+    data = load_eval_data(run_config(runs["acn"], None))
     x, y = next(data.batches(16))
     recs = {}
     for mode, run in runs.items():
@@ -153,6 +153,6 @@ def test_probe_a_bare_model_file_needs_data(runs, tmp_path, capsys):
     assert main(["probe", str(model_file), "--data", spec, "--bootstrap", "5"]) == 0
     result = json.loads((tmp_path / "alone" / "probe" / "m.json").read_text())
     reference = evaluate_per_depth(
-        acn.load(model_file), load_eval_data(resolve_plan(runs["acn"], None)).batches()
+        acn.load(model_file), load_eval_data(run_config(runs["acn"], None)).batches()
     )
     assert result["name"] == "m" and result["accuracy"] == pytest.approx(reference.accuracy)

@@ -14,15 +14,10 @@ import torch
 
 from ..analysis.plots import plot_accuracy_vs_depth
 from ..analysis.probe import ProbeResult, json_safe, probe
-from ..compress.evaldata import (
-    EvalData,
-    check_model_fits,
-    find_run_config,
-    load_eval_data,
-    resolve_plan,
-)
+from ..compress.evaldata import EvalData, find_run_config, load_eval_data, run_config
 from ..errors import ConfigError, DataError
 from ..serialization import atomic_write, load, resolve_model_path
+from ..train.inputs import check_fit
 from .compress import add_eval_options, pick_device
 
 
@@ -104,11 +99,11 @@ def unique_names(names: list[str]) -> list[str]:
 def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.device) -> ProbeResult:
     model = load(path, device)
     data = with_noise(
-        load_eval_data(resolve_plan(path, args.data)), args.noise_sigma, args.salt_pepper
+        load_eval_data(run_config(path, args.data)), args.noise_sigma, args.salt_pepper
     )
     if getattr(model.config, "head", None) == "mlm":
         raise DataError(f"{path} is a masked-LM model; probing needs a classification head")
-    check_model_fits(model, data)
+    check_fit(model, data)
     torch.manual_seed(args.seed)  # test-time noise draws from the global generator
     info = {
         "source": str(resolve_model_path(path)),

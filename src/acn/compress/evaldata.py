@@ -53,11 +53,6 @@ class EvalData(TrainData):
         return self.test_batches(batch_size, torch.device("cpu"))
 
 
-def resolve_plan(model_path: str | Path, data: str | None = None) -> TrainConfig:
-    """Alias of :func:`run_config` (the name ``acn probe`` imports)."""
-    return run_config(model_path, data)
-
-
 def load_eval_data(cfg: TrainConfig) -> EvalData:
     """The data (with the class subset and test-time preparation) that ``cfg`` trains on."""
     loaded = load_train_data(cfg)
@@ -66,13 +61,8 @@ def load_eval_data(cfg: TrainConfig) -> EvalData:
     return EvalData(loaded.splits, loaded.augment)
 
 
-def check_model_fits(model: StackModel, data: TrainData) -> None:
-    """One-line DataError if the data's inputs or labels do not fit ``model``."""
-    check_fit(model, data)
-
-
 def eval_data(model: StackModel, model_path: str | Path, data: str | None = None) -> EvalData:
     """Load the test data for ``model`` (see :func:`run_config`) and check that it fits."""
     loaded = load_eval_data(run_config(model_path, data))
-    check_model_fits(model, loaded)
+    check_fit(model, loaded)
     return loaded
