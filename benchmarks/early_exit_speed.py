@@ -18,10 +18,9 @@ import argparse
 import torch
 
 import acn
-from acn.compress.latency import machine_info
-from acn.compress.report import machine_line, table
 from acn.exits import ExitPolicy, ExitPricer, exit_logits, plan_exits, simulate_exits
 from acn.exits.evaluate import measure_wall_clock
+from acn.utils import machine_info, machine_line, table
 
 
 def measure(name: str, args: argparse.Namespace) -> list[tuple]:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 import acn
-from acn.train.config import OptimSection
+from acn.runs.config import OptimSection
 from acn.train.grad_norms import GradNorms, clip_with_norm
 from acn.train.optim import build_optimizer
 

@@ -15,8 +15,8 @@ import statistics
 import torch
 
 import acn
-from acn.compress.latency import machine_info, time_interleaved
-from acn.compress.report import machine_line, table
+from acn.compress.latency import time_interleaved
+from acn.utils import machine_info, machine_line, table
 
 
 def measure(name: str, args: argparse.Namespace) -> tuple:

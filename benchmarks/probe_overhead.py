@@ -19,11 +19,11 @@ import statistics
 import torch
 
 import acn
-from acn.analysis.cutoff import cutoff_depths, resampled_accuracy
 from acn.analysis.probe import probe
-from acn.compress.latency import machine_info, time_interleaved
-from acn.compress.report import machine_line
+from acn.compress.latency import time_interleaved
 from acn.evaluation import evaluate_per_depth
+from acn.evaluation.cutoff import cutoff_depths, resampled_accuracy
+from acn.utils import machine_info, machine_line
 
 
 def loop_bootstrap(correct: torch.Tensor, resamples: int, tolerance: float) -> torch.Tensor:

@@ -16,8 +16,8 @@ import torch
 
 import acn
 from acn.compress.flops import flops_per_depth
-from acn.compress.latency import machine_info, time_interleaved
-from acn.compress.report import machine_line, table
+from acn.compress.latency import time_interleaved
+from acn.utils import machine_info, machine_line, table
 
 
 def main() -> None:

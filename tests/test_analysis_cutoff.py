@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from acn.analysis.cutoff import bootstrap_cutoff, cutoff_depths, resampled_accuracy
 from acn.errors import ConfigError, DataError
+from acn.evaluation.cutoff import bootstrap_cutoff, cutoff_depths, resampled_accuracy
 
 
 def reference_cutoff(acc: list[float], tol: float) -> int:

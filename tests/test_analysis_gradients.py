@@ -10,9 +10,9 @@ from torch import nn
 
 import acn
 from _toy import Scale
-from acn.analysis.gradients import direct_gradient_share
 from acn.errors import ConfigError
 from acn.models import tiny_overrides
+from acn.train.gradient_share import direct_gradient_share
 
 
 class ResidualScale(Scale):

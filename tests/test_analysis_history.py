@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 
 import acn
-from acn.analysis.cutoff import CutoffInterval
 from acn.analysis.history import Heatmap, history_heatmap, normalize_epochs, run_heatmaps
 from acn.analysis.plots import plot_accuracy_vs_depth, plot_heatmaps, shared_range
 from acn.analysis.probe import ProbeResult, probe
 from acn.errors import ConfigError, DataError
+from acn.evaluation.cutoff import CutoffInterval
 from acn.models import tiny_overrides
 
 

@@ -9,10 +9,10 @@ import pytest
 
 import acn
 from _compress_runs import make_run
-from acn.analysis.gradients import direct_gradient_share
 from acn.cli import main
-from acn.compress.evaldata import load_eval_data, run_config
 from acn.evaluation import evaluate_per_depth
+from acn.runs.evaldata import load_eval_data, run_config
+from acn.train.gradient_share import direct_gradient_share
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,10 @@ import torch
 import acn
 from acn.compress.cost import cost, param_bytes
 from acn.compress.flops import count_flops
-from acn.compress.latency import (
-    machine_info,
-    time_call,
-    time_interleaved,
-    time_model,
-    time_models,
-)
+from acn.compress.latency import time_call, time_interleaved, time_model, time_models
 from acn.errors import ConfigError
 from acn.models.registry import tiny_overrides
+from acn.utils import machine_info
 
 
 def tiny(name="mixer_s8", mode="acn"):

@@ -6,11 +6,11 @@ from safetensors.torch import load_file
 
 import acn
 from _compress_runs import make_run
-from acn.compress.evaldata import eval_data
 from acn.compress.prune import global_magnitude_prune, measure_sparsity, prunable_weights
 from acn.compress.sweep import plot_curves, prune_sweep
 from acn.errors import ConfigError
 from acn.models.registry import tiny_overrides
+from acn.runs.evaldata import eval_data
 
 
 def tiny(name="vit_tiny_cifar", mode="acn"):

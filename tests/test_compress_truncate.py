@@ -6,10 +6,10 @@ import yaml
 
 import acn
 from _compress_runs import make_run, write_data
-from acn.compress.evaldata import eval_data, find_run_config, run_config
 from acn.compress.report import comparison_rows
 from acn.compress.truncate import choose_depth, compress
 from acn.errors import ConfigError, DataError
+from acn.runs.evaldata import eval_data, find_run_config, run_config
 
 
 def batches(data, size=500):

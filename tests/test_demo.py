@@ -6,7 +6,7 @@ import json
 import re
 
 from acn.cli import main
-from acn.train.demo import free_out_dir
+from acn.experiments.demo import free_out_dir
 
 
 def test_quick_demo_end_to_end(tmp_path, capsys):

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import acn
-from acn.analysis.cutoff import cutoff_depth
 from acn.errors import DataError
 from acn.evaluation import evaluate_per_depth
+from acn.evaluation.cutoff import cutoff_depth
 from acn.models import tiny_overrides
 
 

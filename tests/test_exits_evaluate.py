@@ -10,9 +10,9 @@ import torch
 
 import acn
 from _exits_helpers import trained_run
-from acn.analysis.cutoff import cutoff_depth
 from acn.compress.flops import flops_per_depth
 from acn.errors import ConfigError, DataError
+from acn.evaluation.cutoff import cutoff_depth
 from acn.exits import (
     ExitEvalConfig,
     ExitPolicy,

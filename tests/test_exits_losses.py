@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from _exits_helpers import tiny
 from acn.errors import ConfigError
 from acn.exits import Exit, default_weights, exit_logits, exits_loss, plan_exits
-from acn.exits.losses import loss_weights
+from acn.train.exit_loss import loss_weights
 from acn.train.losses import get_loss
 
 

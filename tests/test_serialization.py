@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 import acn
 from acn.errors import CheckpointError
 from acn.models import tiny_overrides
-from acn.serialization import atomic_write
+from acn.utils import atomic_write
 
 
 def _model():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from acn.errors import ConfigError
+from acn.runs.config import parse_overrides
 from acn.train import TrainConfig, load_config, to_yaml
-from acn.train.config import parse_overrides
 
 
 def test_defaults_are_the_paper_recipe():
@@ -100,7 +100,7 @@ def test_parse_overrides_nests_dotted_keys():
 def test_shipped_configs(tmp_path):
     from pathlib import Path
 
-    from acn.train.demo import demo_config
+    from acn.experiments.demo import demo_config
 
     root = Path(__file__).resolve().parents[1] / "configs"
     paper = load_config(root / "cifar_mixer_paper.yaml")

@@ -13,8 +13,8 @@ from torch import nn
 from _words import WORDS
 from acn.errors import ConfigError, DataError
 from acn.evaluation import evaluate_per_depth
+from acn.runs.inputs import load_train_data
 from acn.train import load_config, read_metrics, train
-from acn.train.inputs import load_train_data
 from acn.train.losses import cross_entropy
 
 TINY = {"depth": 2, "dim": 32, "num_heads": 2, "mlp_hidden": 64}

@@ -9,7 +9,7 @@ import torch
 
 import acn
 from acn.models import tiny_overrides
-from acn.train.config import OptimSection
+from acn.runs.config import OptimSection
 from acn.train.optim import WarmupCosine, build_optimizer, param_groups
 
 

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .errors import ConfigError
+
 
 class Mlp(nn.Module):
     """Linear -> GELU -> Linear (dropout after each when > 0)."""
@@ -117,8 +119,6 @@ class SelfAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int, dropout: float = 0.0):
         super().__init__()
         if dim % num_heads:
-            from .errors import ConfigError
-
             raise ConfigError(f"dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
         self.qkv = nn.Linear(dim, 3 * dim)

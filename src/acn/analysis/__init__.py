@@ -8,8 +8,8 @@
   (imported on demand: they pull in matplotlib).
 """
 
-from .cutoff import CutoffInterval, bootstrap_cutoff, cutoff_depth
-from .gradients import direct_gradient_share
+from ..evaluation.cutoff import CutoffInterval, bootstrap_cutoff, cutoff_depth
+from ..train.gradient_share import direct_gradient_share
 from .influence import block_influence
 from .probe import ProbeResult, probe
 

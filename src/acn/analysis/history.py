@@ -2,7 +2,7 @@
 
 The training loop logs one record per evaluation with ``epoch``, ``accuracy_per_depth`` (L+1
 values), ``grad_norm_per_block`` (L values, averaged over the steps since the last evaluation) and,
-when enabled, ``dg_share`` (L values, :func:`acn.analysis.gradients.direct_gradient_share`). Each
+when enabled, ``dg_share`` (L values, :func:`acn.train.gradient_share.direct_gradient_share`). Each
 view here is a matrix with one row per block 1..L and one column per logged epoch:
 
 - ``grad_norm``: the per-block gradient norm (the paper's Fig. 1 heatmap);
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from ..train.run_files import METRICS_FILE, read_metrics
+from ..runs.files import METRICS_FILE, read_metrics
 
 NORMALIZATIONS = ("none", "epoch")
 

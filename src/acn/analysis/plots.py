@@ -14,7 +14,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..serialization import atomic_write
+from ..utils import atomic_write
 from .history import Heatmap
 from .probe import ProbeResult
 

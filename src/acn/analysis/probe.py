@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -16,8 +15,9 @@ import torch
 from torch import Tensor
 
 from ..evaluation import evaluate_per_depth
+from ..evaluation.cutoff import CutoffInterval, bootstrap_cutoff
 from ..models.base import StackModel
-from .cutoff import CutoffInterval, bootstrap_cutoff
+from ..utils import json_safe
 from .influence import BlockInfluence
 
 COLUMNS = ("depth", "accuracy", "incremental", "bi_chain", "bi_readout")
@@ -99,17 +99,6 @@ class ProbeResult:
             f"{c.num_resamples} resamples"
         )
         return "\n".join(lines)
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from ..compress.evaldata import eval_data
-from ..compress.report import comparison_rows, machine_line, table
+from ..compress.report import comparison_rows
 from ..compress.truncate import compress
 from ..errors import ConfigError
-from ..serialization import atomic_write, load, resolve_model_path
+from ..runs.evaldata import eval_data
+from ..serialization import load, resolve_model_path
 from ..train.distributed import resolve_device
+from ..utils import atomic_write, machine_line, table
 
 
 def add_eval_options(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,8 @@ from ..compress.report import format_cost
 from ..errors import ConfigError
 from ..models.base import StackModel
 from ..models.registry import PRESETS, create_model
-from ..serialization import atomic_write, load
+from ..serialization import load
+from ..utils import atomic_write
 
 
 def resolve_model(name: str, connectivity: str, depth: int | None, num_classes: int | None):

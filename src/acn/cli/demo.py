@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..train.demo import DEMO_EPOCHS, DemoResult, free_out_dir, run_demo
+from ..experiments.demo import DEMO_EPOCHS, DemoResult, free_out_dir, run_demo
 
 DEFAULT_OUT = "runs/demo"
 

@@ -12,16 +12,18 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ..compress.evaldata import find_run_config, run_config
-from ..compress.report import machine_line
 from ..errors import ConfigError
 from ..exits.evaluate import ExitEvalConfig, ExitReport, evaluate_exits
-from ..exits.heads import HEADS
 from ..exits.policies import POLICIES
 from ..exits.report import format_table, write_reports
 from ..exits.splits import load_exit_splits
+from ..experiments.early_exit import Table7Config
+from ..experiments.early_exit import run_table7 as run_all
 from ..models.base import StackModel
+from ..models.exit_heads import HEADS
+from ..runs.evaldata import find_run_config, run_config
 from ..serialization import load
+from ..utils import machine_line
 from .compress import add_eval_options, pick_device
 
 TABLE7 = "table7"
@@ -144,8 +146,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_table7(args: argparse.Namespace) -> int:
-    from ..exits.table7 import Table7Config
-    from ..exits.table7 import run_table7 as run_all
 
     if args.data is not None or args.tau is not None:
         raise ConfigError("table7 trains on MNIST-5k and calibrates every row; drop --data/--tau")

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from ..analysis.history import NORMALIZATIONS, Heatmap, run_heatmaps
 from ..analysis.plots import plot_heatmaps
-from ..analysis.probe import json_safe
 from ..errors import ConfigError
-from ..serialization import atomic_write
+from ..utils import atomic_write, json_safe
 from .probe import unique_names
 
 # view -> (file stem, title, colour-bar label, diverging colour map centred on 0)

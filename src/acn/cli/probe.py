@@ -13,11 +13,12 @@ from pathlib import Path
 import torch
 
 from ..analysis.plots import plot_accuracy_vs_depth
-from ..analysis.probe import ProbeResult, json_safe, probe
-from ..compress.evaldata import EvalData, find_run_config, load_eval_data, run_config
+from ..analysis.probe import ProbeResult, probe
 from ..errors import ConfigError, DataError
-from ..serialization import atomic_write, load, resolve_model_path
-from ..train.inputs import check_fit
+from ..runs.evaldata import EvalData, find_run_config, load_eval_data, run_config
+from ..runs.inputs import check_fit
+from ..serialization import load, resolve_model_path
+from ..utils import atomic_write, json_safe
 from .compress import add_eval_options, pick_device
 
 

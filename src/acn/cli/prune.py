@@ -13,12 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..compress.evaldata import eval_data
-from ..compress.latency import machine_info
-from ..compress.report import table
 from ..compress.sweep import PruneCurve, plot_curves, prune_sweep
 from ..errors import ConfigError
-from ..serialization import atomic_write, load
+from ..runs.evaldata import eval_data
+from ..serialization import load
+from ..utils import atomic_write, machine_info, table
 from .compress import add_eval_options, pick_device
 from .probe import run_name, unique_names
 

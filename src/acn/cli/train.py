@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..train.config import CONFIG_FILE, load_config, parse_overrides, to_yaml
+from ..runs.config import CONFIG_FILE, load_config, parse_overrides, to_yaml
+from ..train.loop import train
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_yaml(cfg), end="")
         return 0
-    from ..train.loop import train  # heavy imports only when training
 
     train(cfg, resume=bool(args.resume), progress=False if args.no_progress else None)
     print(f"run written to {cfg.out_dir}")

@@ -6,9 +6,10 @@
 - :mod:`acn.compress.latency`: median latency / throughput and the machine they ran on.
 """
 
+from ..utils import machine_info
 from .cost import cost
 from .flops import DepthFlops, FlopCount, count_flops, depth_flops, flops_per_depth
-from .latency import Timing, machine_info, time_interleaved, time_model, time_models
+from .latency import Timing, time_interleaved, time_model, time_models
 
 __all__ = [
     "DepthFlops",

@@ -13,8 +13,9 @@ from typing import Any
 
 from ..models.base import StackModel
 from ..serialization import save
+from ..utils import machine_info
 from .flops import depth_flops, model_input
-from .latency import machine_info, time_models
+from .latency import time_models
 
 
 def param_bytes(model: StackModel) -> int:

@@ -7,7 +7,6 @@ Numbers only mean something next to :func:`machine_info`, which every report rec
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -102,27 +101,3 @@ def time_model(
 ) -> Timing:
     """Median forward time of one model on its example input at ``batch_size``."""
     return time_models({"model": model}, batch_size, warmup, repeats)["model"]
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name (from /proc/cpuinfo on Linux), else what platform says."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info(device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> dict:
-    """What a speed number depends on: the training summary's machine record (hardware, threads,
-    versions) plus the CPU's name and the dtype."""
-    from ..train.summary import machine  # lazily: `import acn` should not load the trainer
-
-    info = machine(torch.device(device))
-    info["cpu"] = cpu_model()
-    if dtype is not None:
-        info["dtype"] = str(dtype).removeprefix("torch.")
-    return info

@@ -1,33 +1,11 @@
-"""Plain-text rendering of cost reports: human units and side-by-side tables."""
+"""Plain-text rendering of cost reports (units and tables come from :mod:`acn.utils`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-
-def si(value: float, unit: str = "") -> str:
-    """1234567 -> '1.235M'; keeps four significant digits."""
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g}{prefix}{unit}"
-    return f"{value:.4g}{unit}"
-
-
-def mib(n_bytes: float) -> str:
-    return f"{n_bytes / 2**20:.2f} MiB"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Left-aligned first column, right-aligned others; one line per row."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-
-    def line(r: list[str]) -> str:
-        first = r[0].ljust(widths[0])
-        return "  ".join([first] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])])
-
-    return "\n".join(line(r) for r in cells)
+from ..utils import machine_line, mib, si
 
 
 def cost_rows(c: dict[str, Any]) -> list[tuple[str, str]]:
@@ -51,15 +29,6 @@ def cost_rows(c: dict[str, Any]) -> list[tuple[str, str]]:
             (f"throughput @ batch {s['throughput_batch']}", f"{s['throughput']:.4g} samples/s"),
         ]
     return rows
-
-
-def machine_line(info: dict[str, Any]) -> str:
-    """One line naming where speed numbers were measured."""
-    where = info.get("gpu") or info.get("cpu", "?")
-    return (
-        f"{info.get('device')} ({where}, {info.get('cpu_count')} cores, "
-        f"{info.get('torch_threads')} threads), {info.get('dtype', '?')}, torch {info.get('torch')}"
-    )
 
 
 def format_cost(c: dict[str, Any]) -> str:

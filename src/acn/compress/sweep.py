@@ -15,8 +15,8 @@ from typing import Any
 
 from torch import Tensor
 
-from ..analysis.cutoff import cutoff_depth
 from ..evaluation import evaluate_per_depth
+from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
 from ..serialization import load, save
 from .prune import global_magnitude_prune, measure_sparsity

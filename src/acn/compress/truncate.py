@@ -1,7 +1,7 @@
 """Compression by truncation: keep the first k blocks, save them as a standalone model, and
 measure both models side by side.
 
-The depth is either given or chosen by the cutoff rule (:func:`acn.analysis.cutoff.cutoff_depth`)
+The depth is either given or chosen by the cutoff rule (:func:`acn.evaluation.cutoff.cutoff_depth`)
 from per-depth accuracies that come from ONE evaluation pass of the full model. The accuracy
 reported for the compressed model is measured again on the reloaded file, not copied.
 """
@@ -16,13 +16,13 @@ from typing import Any
 
 from torch import Tensor
 
-from ..analysis.cutoff import cutoff_depth
 from ..errors import ConfigError
 from ..evaluation import evaluate_per_depth
+from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
 from ..serialization import load, save
+from ..utils import machine_info
 from .cost import cost, speeds
-from .latency import machine_info
 
 Batches = Callable[[], Iterable[tuple[Tensor, Tensor]]]
 

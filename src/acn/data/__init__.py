@@ -9,21 +9,15 @@ Typical use::
         x, y = prepare_batch(x.to(dev), y.to(dev), True, cfg, gen, splits.info["num_classes"])
 """
 
-from acn.data.cache import cache_dir
-from acn.data.dataset import ArrayDataset, DataSplits, channel_stats, make_splits
-from acn.data.loader import Batches, epoch_permutation
-from acn.data.mlm import IGNORE_INDEX, mlm_mask
-from acn.data.pipeline import PAPER_CIFAR, AugmentConfig, prepare_batch
-from acn.data.registry import DEFAULT_SPEC, detect, list_datasets, load_data, parse_spec
-from acn.data.splits import (
-    per_class,
-    select_classes,
-    stratified_indices,
-    stratified_split,
-    task_splits,
-)
-from acn.data.tokenizer import load_tokenizer, train_tokenizer
-from acn.data.transforms import (
+from .cache import cache_dir
+from .dataset import ArrayDataset, DataSplits, channel_stats, make_splits
+from .loader import Batches, epoch_permutation
+from .mlm import IGNORE_INDEX, mlm_mask
+from .pipeline import PAPER_CIFAR, AugmentConfig, prepare_batch
+from .registry import DEFAULT_SPEC, detect, list_datasets, load_data, parse_spec
+from .splits import per_class, select_classes, stratified_indices, stratified_split, task_splits
+from .tokenizer import load_tokenizer, train_tokenizer
+from .transforms import (
     cutmix,
     gaussian_noise,
     normalize,

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from acn.errors import DataError
+from ..errors import DataError
 
 KINDS = ("image", "vector", "text", "mlm")
 # x dtypes each kind may hold: images stay uint8 (or float in [0, 1]) until the batch transform.

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 
 import torch
 
-from acn.data.dataset import ArrayDataset
-from acn.errors import ConfigError
+from ..errors import ConfigError
+from .dataset import ArrayDataset
 
 _MIX = 0x9E3779B97F4A7C15  # golden-ratio constant: spreads (seed, epoch) over the seed space
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
-from acn.data.tokenizer import CLS_ID, MASK_ID, PAD_ID, SEP_ID
-from acn.errors import ConfigError
+from ..errors import ConfigError
+from .tokenizer import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 
 IGNORE_INDEX = -100  # what F.cross_entropy skips by default
 

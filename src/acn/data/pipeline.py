@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from acn.data import transforms as T
-from acn.errors import ConfigError
+from ..errors import ConfigError
+from . import transforms as T
 
 # The official code's CIFAR recipe: RandomCrop(32, padding=4) + CutMix(beta=1, p=0.5).
 # (It also applies AutoAugment, which acn does not implement; it uses no horizontal flip.)

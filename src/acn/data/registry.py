@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from acn.data.dataset import DataSplits
-from acn.data.sources.cifar import load_cifar10, load_cifar100
-from acn.data.sources.idx import has_idx, load_idx
-from acn.data.sources.mnist5k import load_mnist5k
-from acn.data.sources.npz import load_npz
-from acn.data.sources.text import load_text, load_tsv
-from acn.data.sources.wds import SHARD_PATTERNS, load_wds
-from acn.errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
+from .dataset import DataSplits
+from .sources.cifar import load_cifar10, load_cifar100
+from .sources.idx import has_idx, load_idx
+from .sources.mnist5k import load_mnist5k
+from .sources.npz import load_npz
+from .sources.text import load_text, load_tsv
+from .sources.wds import SHARD_PATTERNS, load_wds
 
 DEFAULT_SPEC = "mnist5k"
 

@@ -16,8 +16,8 @@ from dataclasses import replace
 
 import torch
 
-from acn.data.dataset import ArrayDataset
-from acn.errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
+from .dataset import ArrayDataset
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from acn.errors import ConfigError
+from ..errors import ConfigError
 
 
 def _device(gen: torch.Generator | None, x: torch.Tensor) -> torch.device:

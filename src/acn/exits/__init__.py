@@ -9,21 +9,15 @@ Typical use::
     result = early_exit_predict(model, x, policy, exits)     # exited rows are not computed further
     report = evaluate_exits(model, val, test, ExitEvalConfig(heads="shared", target_drop=0.5))
 
-``acn exit RUN`` and ``acn exit table7`` (:mod:`acn.exits.table7`) are the command-line front.
+``acn exit RUN`` is the command-line front; Table 7 is :mod:`acn.experiments.early_exit`.
 
-Importing this package registers the training loss ``exits`` with :mod:`acn.train.losses`.
+The training loss ``exits`` lives in :mod:`acn.train.exit_loss` (the trainer needs it) and the exit
+heads in :mod:`acn.models.exit_heads` (they are part of the model); both are re-exported here.
 """
 
-from ..train.losses import register_loss
-from .calibration import (
-    CachedExits,
-    Calibration,
-    ExitOutcome,
-    calibrate,
-    outcome,
-    sweep,
-    tau_grid,
-)
+from ..models.exit_heads import HEADS, Exit, exit_logits, logits_from_features, plan_exits
+from ..train.exit_loss import ExitLossConfig, default_weights, exits_loss, weighted_exit_loss
+from .calibration import CachedExits, Calibration, ExitOutcome, calibrate, outcome, sweep, tau_grid
 from .cost import ExitCosts, ExitPricer, exit_costs, residual_twin
 from .evaluate import (
     ExitEvalConfig,
@@ -33,14 +27,10 @@ from .evaluate import (
     evaluate_exits,
     measure_wall_clock,
 )
-from .heads import HEADS, Exit, exit_logits, logits_from_features, plan_exits
 from .inference import ExitPrediction, early_exit_predict
-from .losses import ExitLossConfig, default_weights, exits_loss, weighted_exit_loss
 from .policies import DEFAULT_TAU, POLICIES, ExitPolicy, entropy, simulate_exits
 from .report import format_table, write_reports
 from .splits import load_exit_splits, split_validation
-
-register_loss("exits", exits_loss)
 
 __all__ = [
     "DEFAULT_TAU",

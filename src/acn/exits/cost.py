@@ -18,8 +18,8 @@ import torch
 
 from ..compress.flops import count_flops, depth_flops
 from ..models.base import StackModel
+from ..models.exit_heads import Exit, exit_classifier
 from ..models.registry import build_model
-from .heads import Exit, exit_classifier
 
 
 @dataclass

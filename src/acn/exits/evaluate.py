@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ..analysis.cutoff import cutoff_depth
-from ..compress.latency import machine_info, time_interleaved
+from ..compress.latency import time_interleaved
 from ..errors import ConfigError
 from ..evaluation import check_labels
+from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
+from ..models.exit_heads import HEADS, Exit, exit_logits, plan_exits
+from ..utils import machine_info
 from .calibration import CachedExits, ExitOutcome, calibrate, outcome, tau_grid
 from .cost import ExitCosts, ExitPricer
-from .heads import HEADS, Exit, exit_logits, plan_exits
 from .inference import early_exit_predict
 from .policies import POLICIES, ExitPolicy
 

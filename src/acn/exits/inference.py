@@ -5,7 +5,7 @@ each exit the policy decides which rows leave; those rows are dropped from the s
 policy state and the per-input block arguments (e.g. BERT's attention mask), so later blocks run
 on the remaining rows only. When no row is left the pass stops at once (at batch 1: as soon as
 the one sample leaves). Its decisions equal :func:`acn.exits.policies.simulate_exits` applied to
-:func:`acn.exits.heads.exit_logits`, the cheap simulation used for calibration.
+:func:`acn.models.exit_heads.exit_logits`, the cheap simulation used for calibration.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..models.base import StackModel
-from .heads import Exit, exit_classifier, exit_feature
+from ..models.exit_heads import Exit, exit_classifier, exit_feature
 from .policies import ExitPolicy, PolicyState
 
 

@@ -8,8 +8,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..compress.report import table
-from ..serialization import atomic_write
+from ..utils import atomic_write, table
 from .evaluate import ExitReport
 
 SWEEP_FIELDS = ("tau", "val_accuracy", "test_accuracy", "expected_flops", "speedup")

@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..compress.evaldata import eval_data
 from ..data import stratified_indices
 from ..errors import DataError
 from ..models.base import StackModel
+from ..runs.evaldata import eval_data
 from .evaluate import Split
 
 

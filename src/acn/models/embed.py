@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 
 
 class PatchEmbed(nn.Module):
@@ -18,8 +18,6 @@ class PatchEmbed(nn.Module):
     def __init__(self, image_size: int, patch_size: int, in_chans: int, dim: int) -> None:
         super().__init__()
         if image_size % patch_size:
-            from ..errors import ConfigError
-
             raise ConfigError(
                 f"image_size {image_size} is not divisible by patch_size {patch_size}"
             )

@@ -8,7 +8,7 @@ Typical use::
     result.summary["accuracy_per_depth"]
 """
 
-from .config import (
+from ..runs.config import (
     AugmentSection,
     DataSection,
     ModelSection,
@@ -18,9 +18,9 @@ from .config import (
     load_run_config,
     to_yaml,
 )
+from ..runs.files import read_metrics
 from .loop import TrainResult, train
 from .losses import LOSSES, get_loss, register_loss
-from .run_files import read_metrics
 
 __all__ = [
     "LOSSES",

@@ -21,9 +21,10 @@ import torch
 
 from ..errors import CheckpointError
 from ..models.base import StackModel
-from ..serialization import MODEL_FILE, atomic_write, read_metadata
+from ..serialization import MODEL_FILE, read_metadata
 from ..serialization import load as load_model_file
 from ..serialization import save as save_model_file
+from ..utils import atomic_write
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.pt"

@@ -25,27 +25,22 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from ..analysis.cutoff import cutoff_depth
 from ..data import Batches
 from ..errors import CheckpointError, ConfigError, TrainingDivergedError
 from ..evaluation import IGNORE_INDEX, evaluate_per_depth, is_token_labels
+from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
-from ..serialization import atomic_write
+from ..runs.config import CONFIG_FILE, TrainConfig, to_dict, to_yaml
+from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics
+from ..runs.inputs import check_fit, load_train_data, model_values
+from ..utils import atomic_write, write_json
 from . import distributed as dist
-from .checkpoint import (
-    checkpoint_dir,
-    has_checkpoint,
-    load_checkpoint,
-    read_state,
-    save_checkpoint,
-)
-from .config import CONFIG_FILE, TrainConfig, to_dict, to_yaml
+from .checkpoint import checkpoint_dir, has_checkpoint, load_checkpoint, read_state, save_checkpoint
 from .grad_norms import GradNorms, clip_with_norm
-from .inputs import check_fit, load_train_data, model_values
+from .gradient_share import direct_gradient_share
 from .losses import get_loss
 from .optim import WarmupCosine, build_optimizer
-from .run_files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics, write_json
 from .summary import CUTOFF_TOLERANCE, run_summary
 
 NAN_CHECK_EVERY = 20  # steps between checks for a non-finite loss (each check syncs the device)
@@ -304,12 +299,6 @@ class Trainer:
         self._eval_step = self.step
 
     def _dg_share_fn(self) -> Callable:
-        try:
-            from ..analysis.gradients import direct_gradient_share
-        except ImportError:
-            raise ConfigError(
-                "dg_share requires acn.analysis.gradients, which is not installed"
-            ) from None
         x, y = next(self.data.test_batches(self.cfg.dg_share_batch, self.device))
         self._dg_batch = (x, y)
         return direct_gradient_share

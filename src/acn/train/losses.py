@@ -2,15 +2,14 @@
 
 A loss is ``fn(model, x, targets, cfg) -> (loss, logits)``: ``model`` is a
 :class:`~acn.train.distributed.TrainingModel` (call it once per step), ``targets`` are int labels
-[B], soft CutMix targets [B, C] or masked-LM token labels [B, T] (-100 where not scored), ``cfg`` the whole :class:`~acn.train.config.TrainConfig`
+[B], soft CutMix targets [B, C] or masked-LM token labels [B, T] (-100 where not scored), ``cfg`` the whole :class:`~acn.runs.config.TrainConfig`
 (``cfg.loss_options`` holds the loss's own settings), and ``logits`` the full model's prediction
-used for training accuracy. Other packages add losses with :func:`register_loss`; ``acn.exits`` is
-imported on first lookup of an unknown name so that its losses register themselves.
+used for training accuracy. The built-in losses (``ce`` and the early-exit ``exits``) are registered
+below; user code adds its own with :func:`register_loss`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -19,13 +18,11 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..evaluation import IGNORE_INDEX
+from .exit_loss import exits_loss
 
 LossFn = Callable[[Any, Tensor, Tensor, Any], tuple[Tensor, Tensor]]
 
 LOSSES: dict[str, LossFn] = {}
-
-# packages whose import registers more losses; looked up only when a name is unknown
-_PLUGINS = ("acn.exits",)
 
 
 def register_loss(name: str, fn: LossFn | None = None):
@@ -40,13 +37,6 @@ def register_loss(name: str, fn: LossFn | None = None):
 
 def get_loss(name: str) -> LossFn:
     """The loss registered as ``name``; a one-line ConfigError listing the known ones if none."""
-    if name not in LOSSES:
-        for module in _PLUGINS:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as e:
-                if e.name != module:  # the plugin exists but is broken: say so
-                    raise
     if name not in LOSSES:
         raise ConfigError(f"unknown loss {name!r}; valid: {', '.join(sorted(LOSSES))}")
     return LOSSES[name]
@@ -72,3 +62,4 @@ def cross_entropy(model: Any, x: Tensor, targets: Tensor, cfg: Any) -> tuple[Ten
 
 
 register_loss("ce", cross_entropy)
+register_loss("exits", exits_loss)

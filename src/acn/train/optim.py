@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..models.base import StackModel
-from .config import OptimSection
+from ..runs.config import OptimSection
 
 
 def param_groups(model: StackModel, weight_decay: float) -> list[dict]:

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import platform
 from typing import TYPE_CHECKING, Any
 
-import torch
+from ..utils import machine
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
 
 CUTOFF_TOLERANCE = 0.5  # accuracy points: the cutoff rule logged at every evaluation
-
-
-def machine(device: torch.device) -> dict[str, Any]:
-    """Hardware and software a run's numbers depend on."""
-    info: dict[str, Any] = {
-        "device": str(device),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
-    return info
 
 
 def run_summary(trainer: Trainer, records: list[dict[str, Any]]) -> dict[str, Any]:

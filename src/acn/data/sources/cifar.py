@@ -14,15 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from acn.data.dataset import ArrayDataset, DataSplits, make_splits
-from acn.data.sources.common import (
-    CIFAR10_CLASSES,
-    existing,
-    label_tensor,
-    numbered_classes,
-    reading,
-)
-from acn.errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
+from ..dataset import ArrayDataset, DataSplits, make_splits
+from .common import CIFAR10_CLASSES, existing, label_tensor, numbered_classes, reading
 
 # Unpickling runs whatever callables the file names, so a downloaded "dataset" could execute
 # arbitrary code. CIFAR batches only need numpy array reconstruction; allow exactly that.

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from acn.errors import ACNError, DataError
+from ...errors import ACNError, DataError
 
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer",

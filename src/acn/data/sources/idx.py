@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from acn.data.dataset import ArrayDataset, DataSplits, make_splits
-from acn.data.sources.common import class_names, existing, label_tensor, reading
-from acn.errors import DataError
+from ...errors import DataError
+from ..dataset import ArrayDataset, DataSplits, make_splits
+from .common import class_names, existing, label_tensor, reading
 
 # IDX type byte -> numpy dtype (big-endian per the format).
 _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

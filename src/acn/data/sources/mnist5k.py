@@ -13,9 +13,9 @@ from importlib import resources
 import numpy as np
 import torch
 
-from acn.data.dataset import ArrayDataset, DataSplits, make_splits
-from acn.data.sources.common import numbered_classes, reading
-from acn.data.splits import stratified_indices
+from ..dataset import ArrayDataset, DataSplits, make_splits
+from ..splits import stratified_indices
+from .common import numbered_classes, reading
 
 ASSET = "mnist_5k.csv.gz"
 SPLIT_SEED = 0

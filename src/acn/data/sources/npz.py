@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from acn.data.dataset import ArrayDataset, DataSplits, make_splits
-from acn.data.sources.common import existing, label_tensor, numbered_classes, reading
-from acn.data.splits import stratified_split
-from acn.errors import DataError
+from ...errors import DataError
+from ..dataset import ArrayDataset, DataSplits, make_splits
+from ..splits import stratified_split
+from .common import existing, label_tensor, numbered_classes, reading
 
 
 def _as_images(x: np.ndarray, path: Path) -> torch.Tensor:

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from acn.data import tokenizer as wp
-from acn.data.dataset import ArrayDataset, DataSplits, make_splits
-from acn.data.sources.common import existing, reading
-from acn.errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
+from .. import tokenizer as wp
+from ..dataset import ArrayDataset, DataSplits, make_splits
+from .common import existing, reading
 
 TEXT_COLUMNS = ("sentence", "text")
 TEST_FILES = ("test.tsv", "validation.tsv", "dev.tsv")

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from acn.data import cache
-from acn.data.dataset import ArrayDataset, DataSplits, make_splits
-from acn.data.sources.common import class_names, existing, label_tensor, reading
-from acn.data.splits import stratified_split
-from acn.errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
+from .. import cache
+from ..dataset import ArrayDataset, DataSplits, make_splits
+from ..splits import stratified_split
+from .common import class_names, existing, label_tensor, reading
 
 IMAGE_EXTS = {"jpg", "jpeg", "png", "webp", "ppm", "pgm", "bmp"}
 SHARD_PATTERNS = ("*.tar", "*.tar.gz", "*.tgz")

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
-from .heads import Exit, logits_from_features, plan_exits
+from ..models.exit_heads import Exit, logits_from_features, plan_exits
 
 PAPER_BRANCH_WEIGHTS = (0.8, 0.6, 0.4)
 

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..models.base import StackModel
+from .base import StackModel
 
 HEADS = ("final", "shared", "branches")
 

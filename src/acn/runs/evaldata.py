@@ -3,7 +3,7 @@
 Compression and pruning must score a model on the data it was trained for, with the same class
 subset and the same test-time preparation (``to_float`` + normalisation with the training split's
 statistics). Rather than re-deriving that, this reads the run's ``config.yaml`` and uses the
-training loop's own :func:`acn.train.inputs.load_train_data` and :func:`~acn.train.inputs.check_fit`.
+training loop's own :func:`acn.runs.inputs.load_train_data` and :func:`~acn.runs.inputs.check_fit`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 from ..models.base import StackModel
-from ..train.config import CONFIG_FILE, DataSection, TrainConfig, load_config
-from ..train.inputs import TrainData, check_fit, load_train_data
+from .config import CONFIG_FILE, DataSection, TrainConfig, load_config
+from .inputs import TrainData, check_fit, load_train_data
 
 
 def find_run_config(path: str | Path) -> Path | None:

@@ -22,7 +22,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data import AugmentConfig, Batches, DataSplits, load_data, mlm_mask, per_class, prepare_batch
+from ..data import (
+
+    AugmentConfig,
+
+    Batches,
+
+    DataSplits,
+
+    load_data,
+
+    mlm_mask,
+
+    per_class,
+
+    prepare_batch,
+
+)
 from ..data.splits import select_classes
 from ..errors import ConfigError, DataError
 from ..evaluation import check_labels

@@ -21,6 +21,7 @@ from typing import Any, Union
 import yaml
 
 from ..errors import ConfigError
+from ..models.registry import FAMILIES, get_preset
 
 CONFIG_FILE = "config.yaml"
 
@@ -221,8 +222,6 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
 
 def check_model_overrides(cfg: TrainConfig) -> None:
     """Type-check ``model.overrides`` against the preset's family config (unknown key -> error)."""
-    from ..models.registry import FAMILIES, get_preset
-
     family = FAMILIES[get_preset(cfg.model.name).family]
     hints = typing.get_type_hints(family.config_class)
     names = [f.name for f in dataclasses.fields(family.config_class)]

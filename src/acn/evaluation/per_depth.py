@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import DataError
-from .models.base import OnStep, StackModel
+from ..errors import DataError
+from ..models.base import OnStep, StackModel
 
 IGNORE_INDEX = -100  # token labels that are not scored (acn.data.mlm.IGNORE_INDEX)
 

@@ -21,10 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..exits.evaluate import ExitEvalConfig, ExitReport, evaluate_exits
+from ..exits.splits import load_exit_splits
 from ..models.base import StackModel
+from ..runs.config import CONFIG_FILE, load_config, load_run_config, to_dict
+from ..runs.files import SUMMARY_FILE
 from ..serialization import load
-from .evaluate import ExitEvalConfig, ExitReport, evaluate_exits
-from .splits import load_exit_splits
+from ..train.checkpoint import has_checkpoint
+from ..train.distributed import resolve_device
+from ..train.loop import train
 
 # (row name, connectivity, exit heads), in Table 7's order
 CONFIGS: tuple[tuple[str, str, str], ...] = (
@@ -70,7 +75,6 @@ class Table7Config:
 
 def train_config(c: Table7Config, name: str, connectivity: str, heads: str):
     """The ``acn.train`` config of one row."""
-    from ..train.config import load_config
 
     overrides = dict(c.overrides)
     if heads == "branches":
@@ -93,11 +97,6 @@ def train_config(c: Table7Config, name: str, connectivity: str, heads: str):
 
 def train_or_reuse(cfg, log: Callable[[str], None] | None) -> StackModel:
     """Train ``cfg`` into its out_dir, resume it, or reuse it when it already finished."""
-    from ..train.checkpoint import has_checkpoint
-    from ..train.config import CONFIG_FILE, load_run_config, to_dict
-    from ..train.distributed import resolve_device
-    from ..train.loop import train
-    from ..train.run_files import SUMMARY_FILE
 
     run_dir = Path(cfg.out_dir)
     if (run_dir / CONFIG_FILE).is_file():

@@ -12,16 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError
-from ..serialization import atomic_write
+from ..utils import atomic_write
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    text = json.dumps(obj, indent=2) + "\n"
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

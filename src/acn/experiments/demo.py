@@ -14,11 +14,12 @@ from typing import Any
 
 import torch
 
+from ..compress import cost as model_cost
 from ..errors import ConfigError
-from .config import TrainConfig, load_config
-from .loop import train
-from .run_files import write_json
-from .summary import CUTOFF_TOLERANCE, machine
+from ..runs.config import TrainConfig, load_config
+from ..train.loop import train
+from ..train.summary import CUTOFF_TOLERANCE
+from ..utils import machine, write_json
 
 CONNECTIVITIES = ("residual", "acn")
 
@@ -97,7 +98,6 @@ def run_demo(
     log=print,
 ) -> DemoResult:
     """Train both twins into ``out_dir/{residual,acn}`` and compare them (see module docstring)."""
-    from ..compress import cost as model_cost  # the cost engineer's FLOP counter
 
     started = time.perf_counter()
     out = Path(out_dir)
