@@ -187,11 +187,17 @@ class StackModel(nn.Module):
         if not 0 <= k <= self.depth:
             raise ConfigError(f"cannot truncate a depth-{self.depth} model to {k} blocks")
         kept = tuple(d for d in self.config.exit_branches if d <= k)
-        small = type(self)(dataclasses.replace(self.config, depth=k, exit_branches=kept))
+        # Built on the meta device: no memory, no initialisation and no draw from the global RNG;
+        # the kept tensors are then assigned as they are (copies in the source's dtype and device,
+        # never rounded through the default dtype).
+        with torch.device("meta"):
+            small = type(self)(dataclasses.replace(self.config, depth=k, exit_branches=kept))
         state = self.state_dict()
-        small.load_state_dict({key: state[key] for key in small.state_dict()})
-        ref = next(self.parameters())
-        return small.to(device=ref.device, dtype=ref.dtype).train(self.training)
+        small.load_state_dict({key: state[key].clone() for key in small.state_dict()}, assign=True)
+        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
+        for name, p in small.named_parameters():
+            p.requires_grad_(name not in frozen)
+        return small.train(self.training)
 
     def num_params(self) -> int:
         """Number of distinct parameters (tied weights counted once)."""
