@@ -214,7 +214,7 @@ def test_model_share_on_non_additive_residual_families(name):
     x = model.example_input(4)
     y = torch.randint(0, 2, (4,))
     shares = direct_gradient_share(model, x, y)
-    assert all(math.isfinite(s) and 0 <= s for s in shares)
+    assert all(math.isfinite(s) and s >= 0 for s in shares)
     assert shares[-1] == pytest.approx(1.0, rel=1e-5)
     assert all(type(b).forward is b.forward.__func__ for b in model.stack.blocks)  # restored
 
@@ -228,7 +228,9 @@ class _Squash(nn.Module):
 
 def test_unknown_non_additive_block_is_refused_in_one_line():
     stack = acn.connect([_Squash(), _Squash()], mode="residual", blocks_have_residual=True)
-    with pytest.raises(ConfigError, match="not defined for _Squash blocks") as e:
-        with direct_paths_only(stack):
-            pass
+    with (
+        pytest.raises(ConfigError, match="not defined for _Squash blocks") as e,
+        direct_paths_only(stack),
+    ):
+        pass
     assert "\n" not in str(e.value)
