@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from acn.data import Batches
+from acn.data import AugmentConfig, Batches
 from acn.errors import ConfigError
 from acn.models import create_model, tiny_overrides
 from acn.runs.config import parse_overrides
@@ -108,7 +109,8 @@ def test_parse_overrides_nests_dotted_keys():
 
 
 def test_shipped_configs(tmp_path):
-    from pathlib import Path
+    from dataclasses import replace
+from pathlib import Path
 
     from acn.experiments.demo import demo_config
 
@@ -156,6 +158,10 @@ def test_bare_defaults_fit_and_train_one_step(tmp_path):
     data = load_train_data(cfg)
     model = create_model(cfg.model.name, cfg.model.connectivity, **model_values(cfg, data.info))
     check_fit(model, data)  # raised for mixer_cifar_paper (3x32x32) on mnist5k (1x28x28)
+    # the augment section is the data pipeline's own AugmentConfig, completed with the stats
+    assert isinstance(cfg.augment, AugmentConfig) and cfg.augment.mean is None
+    assert data.augment == replace(cfg.augment, mean=data.augment.mean, std=data.augment.std)
+    assert data.augment.mean is not None
     opt = build_optimizer(model, cfg.optim)
     x, y = next(iter(Batches(data.splits.train, 8, shuffle=True, seed=0)))
     x, y = data.prepare(x, y, True, torch.Generator().manual_seed(0), model.config.num_classes)

@@ -22,6 +22,7 @@ from typing import Any, Union
 
 import yaml
 
+from ..data.pipeline import PAPER_CIFAR, AugmentConfig
 from ..errors import ConfigError
 from ..models.registry import FAMILIES, get_preset
 
@@ -52,17 +53,6 @@ class DataSection:
 
 
 @dataclass
-class AugmentSection:
-    """Training-time augmentation (``acn.data.AugmentConfig``); the test split is only normalised."""
-
-    crop_padding: int = 4
-    flip: bool = False
-    cutmix_prob: float = 0.5
-    cutmix_alpha: float = 1.0
-    normalize: bool = True  # per-channel mean/std of the training split
-
-
-@dataclass
 class OptimSection:
     """AdamW with linear warmup then cosine decay, stepped every optimizer step."""
 
@@ -85,7 +75,8 @@ class TrainConfig:
 
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
-    augment: AugmentSection = field(default_factory=AugmentSection)
+    # training-time augmentation (the test split is only normalised): the paper's CIFAR recipe
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(**PAPER_CIFAR))
     optim: OptimSection = field(default_factory=OptimSection)
     epochs: int = 300
     batch_size: int = 64  # global: split evenly over DDP processes

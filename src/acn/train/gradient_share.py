@@ -33,15 +33,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..connectivity import ConnectedStack, block_residual
+from ..data.mlm import IGNORE_INDEX
 from ..errors import ConfigError
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
 def default_loss(output: Tensor, target: Tensor) -> Tensor:
-    """Cross-entropy over the last axis; token targets of -100 are ignored (MLM)."""
+    """Cross-entropy over the last axis; token targets of ``IGNORE_INDEX`` are ignored (MLM)."""
     return F.cross_entropy(
-        output.reshape(-1, output.shape[-1]).float(), target.reshape(-1), ignore_index=-100
+        output.reshape(-1, output.shape[-1]).float(), target.reshape(-1), ignore_index=IGNORE_INDEX
     )
 
 
