@@ -10,6 +10,7 @@ import torch
 
 from acn.data import AugmentConfig, Batches
 from acn.errors import ConfigError
+from acn.experiments.demo import demo_config
 from acn.models import create_model, tiny_overrides
 from acn.runs.config import parse_overrides
 from acn.runs.inputs import check_fit, load_train_data, model_values
@@ -109,12 +110,7 @@ def test_parse_overrides_nests_dotted_keys():
 
 
 def test_shipped_configs(tmp_path):
-    from dataclasses import replace
-from pathlib import Path
-
-    from acn.experiments.demo import demo_config
-
-    root = Path(__file__).resolve().parents[1] / "configs"
+    root = ROOT / "configs"
     paper = load_config(root / "cifar_mixer_paper.yaml")
     assert paper.model.name == "mixer_cifar_paper" and paper.augment.cutmix_prob == 0.5
     assert (paper.optim.lr, paper.optim.warmup_epochs, paper.batch_size) == (1e-3, 10.0, 64)
