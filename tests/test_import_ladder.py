@@ -108,6 +108,12 @@ class _Imports(ast.NodeVisitor):
     visit_ImportFrom = visit_Import
 
 
+def _absolute_acn(node: ast.Import | ast.ImportFrom) -> bool:
+    if isinstance(node, ast.Import):
+        return any(a.name.split(".")[0] == "acn" for a in node.names)
+    return node.level == 0 and (node.module or "").split(".")[0] == "acn"
+
+
 def all_imports() -> list[tuple[str, int, str, bool]]:
     """(importing module, line, imported acn module, inside a function) for the whole package."""
     out = []
@@ -150,6 +156,16 @@ def test_every_package_is_on_the_ladder() -> None:
             continue
         if path.suffix == ".py" or path.is_dir():
             rung(f"acn.{path.stem}")  # raises for a package not in RUNGS
+
+
+def test_one_import_style_inside_the_package() -> None:
+    """The package imports itself relatively everywhere (no mix of ``acn.x`` and ``.x``)."""
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        visitor = _Imports()
+        visitor.visit(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+        bad += [f"{module_name(path)}:{n.lineno}" for n, _ in visitor.found if _absolute_acn(n)]
+    assert not bad, "absolute acn imports inside acn: " + ", ".join(bad)
 
 
 @pytest.mark.parametrize("module", ["acn.cli", "acn.models", "acn.train"])
