@@ -63,6 +63,11 @@ class StackModel(nn.Module):
 
     family: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    # The stream has a token axis (images as patches, text): unpooled, the head predicts per token.
+    # False for families whose stream is one vector per sample.
+    has_tokens: ClassVar[bool] = True
+    # The embedding flattens its input, so any input with the right number of values fits.
+    flattens_input: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -91,6 +96,11 @@ class StackModel(nn.Module):
     @property
     def pool_mode(self) -> str:
         return getattr(self.config, "pool", "none")
+
+    @property
+    def predicts_per_token(self) -> bool:
+        """Whether the model gives one prediction per token rather than one per sample."""
+        return self.has_tokens and self.pool_mode == "none"
 
     def build_embed(self) -> nn.Module:
         raise NotImplementedError
@@ -155,9 +165,14 @@ class StackModel(nn.Module):
         """Embed ``x``; returns x_0 and the block keyword arguments for this input."""
         return self.embed(x), self.block_kwargs(x)
 
+    def feature(self, rep: Tensor) -> Tensor:
+        """The pooled, normed feature of a representation read off the stack (any depth): what
+        the head (and every exit classifier) reads. The one place the readout is written."""
+        return self.norm(self.pool(rep))
+
     def predict(self, rep: Tensor) -> Tensor:
         """Head applied to a representation read off the stack (any depth)."""
-        return self.head(self.norm(self.pool(rep)))
+        return self.head(self.feature(rep))
 
     def forward(self, x: Tensor, depth: int | None = None) -> Tensor:
         """Prediction of the network using its first ``depth`` blocks (default: all)."""
@@ -169,8 +184,9 @@ class StackModel(nn.Module):
 
         ``on_step(before, after)`` is called with the stack states around every block."""
         x0, kwargs = self.start(x)
-        pooled = self.stack.per_depth(x0, readout=self.pool, on_step=on_step, **kwargs)
-        return self.norm(torch.stack(pooled))
+        return torch.stack(
+            self.stack.per_depth(x0, readout=self.feature, on_step=on_step, **kwargs)
+        )
 
     def logits_per_depth(self, x: Tensor, on_step: OnStep | None = None) -> Tensor:
         """The L+1 predictions of depth 0..L through the model's own head, from ONE forward pass.

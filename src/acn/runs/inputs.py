@@ -184,7 +184,7 @@ def check_fit(model: StackModel, data: TrainData) -> None:
                 f"data sequences of length {shape[0]} exceed the model's max_len {max_len}"
             )
     elif shape != example and not (
-        model.family == "mlp" and math.prod(shape) == math.prod(example)
+        model.flattens_input and math.prod(shape) == math.prod(example)
     ):
         raise DataError(
             f"data {info['name']} has inputs of shape {list(shape)} but model "
