@@ -10,8 +10,8 @@ random batch of 64 CIFAR-sized images; the data pipeline is excluded from both.
   mixing) with their training step: `torch.optim.AdamW` as constructed in their code (default
   implementation for the device), cross-entropy with label smoothing 0.1, `clip_grad_norm_(1.0)`.
 - acn: `acn.create_model("mixer_cifar_paper")` with the library's own step pieces: `build_optimizer`
-  (the default single decay group, as theirs; fused AdamW where torch has it), the `ce` loss, and the trainer's one-call
-  gradient norm + clipping (`GradNorms`), exactly as `acn train` runs them.
+  (the default single decay group, as theirs; fused AdamW where torch has it), the `ce` loss, and
+  the trainer's one-call gradient norm + clipping (`GradNorms`), exactly as `acn train` runs them.
 
 Steps are interleaved (alternating which goes first) and the MEDIAN images/s of each is compared.
 Also printed: a large fp32 matmul's GFLOP/s on this machine and each side's achieved training

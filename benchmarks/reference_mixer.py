@@ -13,14 +13,14 @@ inter_layer_connectivity_research (the code accompanying arXiv 2506.09714, Dorov
   ``clip_grad_norm_(1.0)``, 10 warmup epochs then ``CosineAnnealingLR(eta_min=1e-6)``.
 
 Both files derive from omihub777/MLP-Mixer-CIFAR. This is not a verbatim copy: it is the same
-computation with the same module names, so its ``state_dict`` keys are the authors' (``patch_emb.0``,
-``cls_token``, ``mixer_layers.i.mlp1/mlp2/linear/ln``, ``ln``, ``clf``) and one class holds both
-wirings (the two files differ only in the sub-layer residuals and the forward loop). Dropout is
-left out (the paper's runs use drop_p=0, where it is the identity) and einops' ``Rearrange('b d h w
--> b (h w) d')`` is written as ``flatten(2).transpose(1, 2)``. ``forward(x, eval_=True)`` returns
+computation with the same module names, so its ``state_dict`` keys are the authors'
+(``patch_emb.0``, ``cls_token``, ``mixer_layers.i.mlp1/mlp2/linear/ln``, ``ln``, ``clf``) and one
+class holds both wirings (the two files differ only in the sub-layer residuals and the forward
+loop). Dropout is left out (the paper's runs use drop_p=0, where it is the identity) and einops'
+``Rearrange('b d h w -> b (h w) d')`` is written as ``flatten(2).transpose(1, 2)``. ``forward(x, eval_=True)`` returns
 the per-depth predictions exactly as the authors' evaluation does: ``clf(ln(rep[:, 0]))`` for the
 representation after 0..L layers (the running sum for the AC-Mixer, the stream for the Res-Mixer).
-Not part of the package; ``tests/test_paper_parity.py`` checks acn's ``mixer_cifar_paper`` against it.
+Not part of the package; ``tests/test_paper_parity.py`` checks ``mixer_cifar_paper`` against it.
 """
 
 from __future__ import annotations

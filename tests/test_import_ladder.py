@@ -1,5 +1,5 @@
-"""The package ladder of /work/notes/LAYOUT.md, checked on the source: a module imports only from its
-own rung or lower ones, and never imports an acn module inside a function.
+"""The package ladder of /work/notes/LAYOUT.md, checked on the source: a module imports only from
+its own rung or lower ones, and never imports an acn module inside a function.
 
 Every import of every module under src/acn is read with ``ast`` (module level, inside ``if`` /
 ``try`` / ``TYPE_CHECKING`` blocks, and inside functions), relative imports resolved against the

@@ -122,9 +122,10 @@ def test_shipped_configs(tmp_path):
 
 
 def test_cifar_paper_config_is_the_authors_recipe():
-    """configs/cifar_mixer_paper.yaml + defaults = the authors' mixer train.py: AdamW(params, lr=1e-3)
-    (one group, torch's defaults: decay 0.01 on everything), 10 warmup epochs, cosine to 1e-6,
-    label smoothing 0.1, CutMix beta 1 p 0.5, clip 1.0, batch 64, 100 epochs (Fig. 2)."""
+    """configs/cifar_mixer_paper.yaml + defaults = the authors' mixer train.py:
+    AdamW(params, lr=1e-3) (one group, torch's defaults: decay 0.01 on everything), 10 warmup
+    epochs, cosine to 1e-6, label smoothing 0.1, CutMix beta 1 p 0.5, clip 1.0, batch 64, 100 epochs
+    (Fig. 2)."""
     cfg = load_config(ROOT / "configs" / "cifar_mixer_paper.yaml")
     o = cfg.optim
     assert (cfg.model.name, cfg.model.connectivity, cfg.epochs, cfg.batch_size) == (

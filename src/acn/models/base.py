@@ -142,7 +142,8 @@ class StackModel(nn.Module):
         raise NotImplementedError
 
     def no_weight_decay(self) -> set[str]:
-        """Names of parameters that should not be decayed besides norms and biases (embeddings)."""
+        """Parameters that ``decay_params="matrices"`` does not decay besides norms, biases and
+        embedding tables (cls tokens, position embeddings)."""
         return set()
 
     # -- shared machinery ------------------------------------------------------------------------

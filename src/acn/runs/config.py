@@ -1,9 +1,10 @@
 """Training configuration: plain nested dataclasses, read from YAML plus ``--key=value`` overrides.
 
 A run is fully described by one :class:`TrainConfig`. ``load_config(path, overrides)`` merges, in
-order, the dataclass defaults (the authors' CIFAR Mixer training recipe, paper.md section 6, applied
-to the 8-layer paper-style Mixer on the embedded MNIST subset so that the bare defaults train
-without a download; ``configs/cifar_mixer_paper.yaml`` names the paper's model and data), the YAML file
+order, the dataclass defaults (the authors' CIFAR Mixer training recipe, paper.md section 6,
+applied to the 8-layer paper-style Mixer on the embedded MNIST subset so that the bare defaults
+train without a download; ``configs/cifar_mixer_paper.yaml`` names the paper's model and data),
+the YAML file
 and dotted command-line overrides such as ``--optim.lr=3e-4 --model.overrides.depth=4``. Every key
 and value is checked against the dataclass fields (and, under ``model.overrides``, against the
 model family's config), so a typo is a one-line :class:`~acn.errors.ConfigError` naming the valid
@@ -116,7 +117,8 @@ class TrainConfig:
             raise ConfigError("need 0 <= label_smoothing < 1, grad_clip >= 0, weight_decay >= 0")
         if o.decay_params not in DECAY_PARAMS:
             raise ConfigError(
-                f"optim.decay_params must be one of {', '.join(DECAY_PARAMS)}, got {o.decay_params!r}"
+                f"optim.decay_params must be one of {', '.join(DECAY_PARAMS)}, "
+                f"got {o.decay_params!r}"
             )
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise ConfigError(f"amp must be auto, off, bf16 or fp16, got {self.amp!r}")

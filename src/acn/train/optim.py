@@ -17,10 +17,10 @@ def param_groups(model: StackModel, weight_decay: float, decay_params: str = "al
     """The AdamW parameter groups for ``decay_params`` (``OptimSection.decay_params``).
 
     ``"all"``: one group, every parameter decayed - the authors' ``AdamW(model.parameters())``.
-    ``"matrices"`` (ours, not the paper's): two groups, decayed weight matrices and everything else
-    undecayed. Not decayed there (as timm and nanoGPT): parameters with fewer than 2 dimensions (norm scales,
-    biases, learned scalars), embedding tables, and whatever ``model.no_weight_decay()`` names
-    (cls tokens, position embeddings).
+    ``"matrices"`` (ours, not the paper's): two groups, decayed weight matrices and everything
+    else undecayed. Not decayed there (as timm and nanoGPT): parameters with fewer than 2
+    dimensions (norm scales, biases, learned scalars), embedding tables, and whatever
+    ``model.no_weight_decay()`` names (cls tokens, position embeddings).
     """
     if decay_params not in DECAY_PARAMS:
         raise ConfigError(
