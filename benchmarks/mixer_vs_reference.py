@@ -10,8 +10,8 @@ random batch of 64 CIFAR-sized images; the data pipeline is excluded from both.
   mixing) with their training step: `torch.optim.AdamW` as constructed in their code (default
   implementation for the device), cross-entropy with label smoothing 0.1, `clip_grad_norm_(1.0)`.
 - acn: `acn.create_model("mixer_cifar_paper")` with the library's own step pieces: `build_optimizer`
-  (decay groups; fused AdamW where torch has it), the `ce` loss, and the trainer's one-call
-  gradient norm + clipping (`GradNorms`), exactly as `acn train` runs them.
+  (the default single decay group, as theirs; fused AdamW where torch has it), the `ce` loss, and
+  the trainer's one-call gradient norm + clipping (`GradNorms`), exactly as `acn train` runs them.
 
 Steps are interleaved (alternating which goes first) and the MEDIAN images/s of each is compared.
 Also printed: a large fp32 matmul's GFLOP/s on this machine and each side's achieved training
@@ -37,7 +37,7 @@ from acn.train.grad_norms import GradNorms, clip_with_norm
 from acn.train.optim import build_optimizer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from reference_mixer import ReferenceMixer  # noqa: E402
+from reference_mixer import MLPMixer  # noqa: E402
 
 
 def reference_step(model, x, y):
@@ -45,7 +45,7 @@ def reference_step(model, x, y):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        loss = F.cross_entropy(model(x)[0], y, label_smoothing=0.1)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -91,7 +91,7 @@ def main() -> None:
     x = torch.randn(args.batch, 3, 32, 32)
     y = torch.randint(0, 10, (args.batch,))
     ours = acn.create_model("mixer_cifar_paper", connectivity=args.connectivity)
-    ref = ReferenceMixer(residual=args.connectivity == "residual")
+    ref = MLPMixer(residual=args.connectivity == "residual")
     n_ours = ours.num_params()
     n_ref = sum(p.numel() for p in ref.parameters())
     steps = {"reference": reference_step(ref, x, y), "acn": acn_step(ours, x, y)}

@@ -10,13 +10,20 @@ from torch import nn
 
 import acn
 from _toy import Scale
+from acn.blocks import MixerBlock, TransformerBlock
 from acn.errors import ConfigError
 from acn.models import tiny_overrides
-from acn.train.gradient_share import direct_gradient_share
+from acn.train.gradient_share import (
+    direct_and_full_gradient_norms,
+    direct_gradient_share,
+    direct_paths_only,
+)
 
 
 class ResidualScale(Scale):
     """The same toy layer with its skip inside the block (x -> x + w x), as library blocks do."""
+
+    adds_input = True  # its output is x + g(x): the DG share may add the identity's gradient back
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.w * x
@@ -123,3 +130,107 @@ def test_model_share_matches_explicit_dg_twin():
 def test_not_a_stack_is_a_config_error():
     with pytest.raises(ConfigError, match="needs an acn model or stack"):
         direct_gradient_share(nn.Linear(2, 2), torch.randn(1, 2), torch.tensor([0]))
+
+
+def _vjp(out: torch.Tensor, wrt: list[torch.Tensor], v: torch.Tensor) -> list[torch.Tensor]:
+    return list(torch.autograd.grad(out, wrt, v, allow_unused=False))
+
+
+def _non_additive_blocks() -> list[tuple[nn.Module, torch.Tensor, object]]:
+    """(block, input, the block's output as a function of x through its skip terms alone)."""
+    torch.manual_seed(0)
+    mixer = MixerBlock(5, 8, 6, 12, residual=True, tail=True).double()
+    mixer_inner = mixer._sublayers  # the sub-layers with their inner residual adds
+
+    def mixer_skip(x):
+        const = mixer.tail_fc(mixer_inner(x.detach())).detach()
+        return mixer.tail_norm(torch.relu(const + x))
+
+    bert = TransformerBlock(8, 2, 12, residual=True, norm_first=False).double()
+
+    def bert_skip(x):
+        a = bert.attn(x.detach()).detach()
+        h = bert.norm1(x.detach() + a)
+        return bert.norm2(bert.norm1(x + a) + bert.mlp(h).detach())
+
+    x = torch.randn(3, 5, 8, dtype=torch.float64)
+    return [(mixer, x, mixer_skip), (bert, x, bert_skip)]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["mixer-tail", "post-ln-bert"])
+def test_direct_forward_of_a_non_additive_block(index):
+    """Same value; parameters get their full gradient; x only its skip terms' gradient."""
+    block, x, skip_only = _non_additive_blocks()[index]
+    assert not block.adds_input
+    x = x.clone().requires_grad_(True)
+    v = torch.randn_like(x)
+    params = list(block.parameters())
+    direct = block.direct_forward(x)
+    assert torch.equal(direct, block(x))
+    got = _vjp(direct, [x, *params], v)
+    full_params = _vjp(block(x.detach()), params, v)
+    expected_x = _vjp(skip_only(x), [x], v)[0]
+    torch.testing.assert_close(got[0], expected_x, rtol=1e-12, atol=1e-12)
+    for g, f in zip(got[1:], full_params):
+        torch.testing.assert_close(g, f, rtol=1e-12, atol=1e-12)
+    # and it is not the identity that x + g(x) blocks get back
+    assert (got[0] - v).abs().max() > 1e-3
+
+
+def test_dg_share_of_the_paper_mixer_tail_in_a_residual_stack():
+    """DG_1 of a 2-block residual paper-style Mixer: the loss's gradient at x_2, carried back to
+    x_1 through block 2's tail skip only, then into block 1's parameters."""
+    torch.manual_seed(0)
+    over = {**tiny_overrides("mixer_s8"), "depth": 2}
+    model = acn.create_model("mixer_s8", connectivity="residual", **over).double().eval()
+    x = model.example_input(4).double()
+    y = torch.randint(0, 10, (4,))
+    first, second = model.stack.blocks
+    loss_of = lambda out: torch.nn.functional.cross_entropy(out, y)  # noqa: E731
+    direct, full = direct_and_full_gradient_norms(model.stack, lambda: loss_of(model(x)))
+
+    x0 = model.embed(x)
+    x1 = first(x0.detach())
+    x1_leaf = x1.detach().requires_grad_(True)
+    x2 = second(x1_leaf)
+    (g2,) = torch.autograd.grad(loss_of(model.head(model.norm(model.pool(x2)))), [x2])
+    inner = second._sublayers(x1_leaf).detach()
+    through_skip = second.tail_norm(torch.relu(second.tail_fc(inner) + x1_leaf))
+    (g1,) = torch.autograd.grad(through_skip, [x1_leaf], g2)
+    grads = torch.autograd.grad(x1, list(first.parameters()), g1, retain_graph=True)
+    expected = sum(float(g.pow(2).sum()) for g in grads) ** 0.5
+    assert direct[0] == pytest.approx(expected, rel=1e-10)
+    assert direct[1] == pytest.approx(full[1], rel=1e-10)
+    assert direct[0] != pytest.approx(full[0], rel=1e-2)
+    # what an identity skip (the x + g(x) rule) would have claimed: a different number
+    identity = torch.autograd.grad(x1, list(first.parameters()), g2)
+    assert sum(float(g.pow(2).sum()) for g in identity) ** 0.5 != pytest.approx(expected, rel=1e-2)
+
+
+@pytest.mark.parametrize("name", ["mixer_cifar_paper", "bert_tiny"])
+def test_model_share_on_non_additive_residual_families(name):
+    torch.manual_seed(0)
+    model = acn.create_model(name, connectivity="residual", **tiny_overrides(name))
+    x = model.example_input(4)
+    y = torch.randint(0, 2, (4,))
+    shares = direct_gradient_share(model, x, y)
+    assert all(math.isfinite(s) and s >= 0 for s in shares)
+    assert shares[-1] == pytest.approx(1.0, rel=1e-5)
+    assert all(type(b).forward is b.forward.__func__ for b in model.stack.blocks)  # restored
+
+
+class _Squash(nn.Module):
+    """A residual-type block whose output is not x + g(x), and which says nothing about it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x + 0.5 * x)
+
+
+def test_unknown_non_additive_block_is_refused_in_one_line():
+    stack = acn.connect([_Squash(), _Squash()], mode="residual", blocks_have_residual=True)
+    with (
+        pytest.raises(ConfigError, match="not defined for _Squash blocks") as e,
+        direct_paths_only(stack),
+    ):
+        pass
+    assert "\n" not in str(e.value)

@@ -9,6 +9,7 @@ import acn
 from _exits_helpers import tiny
 from acn.errors import ConfigError
 from acn.exits import Exit, exit_logits, plan_exits
+from acn.models import tiny_overrides
 
 
 def test_plans():
@@ -85,3 +86,23 @@ def test_bad_branch_depths_are_config_errors():
         tiny("mixer_s8", branches=(0,))
     with pytest.raises(ConfigError, match="list of depths"):
         tiny("mixer_s8", branches=("two",))
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "per_token"),
+    [
+        ("mlp_s4", {}, False),  # no token axis: one prediction per sample without pooling
+        ("mixer_s8", {}, False),
+        ("mixer_s8", {"pool": "none"}, True),
+        ("bert_tiny", {}, False),
+        ("bert_tiny_mlm", {}, True),
+    ],
+)
+def test_early_exit_needs_one_prediction_per_sample(name, overrides, per_token):
+    model = acn.create_model(name, **{**tiny_overrides(name), **overrides})
+    assert model.predicts_per_token is per_token
+    if per_token:
+        with pytest.raises(ConfigError, match="predicts per token"):
+            plan_exits(model, "shared")
+    else:
+        assert plan_exits(model, "shared")[-1] == Exit(model.depth)

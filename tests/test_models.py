@@ -70,6 +70,30 @@ def test_truncated_model_really_is_smaller():
     assert model.num_params() - model.truncate(1).num_params() == (model.depth - 1) * per_block
 
 
+@pytest.mark.parametrize("mode", ["acn", "residual", "densenet"])
+@pytest.mark.parametrize("name", ["mixer_cifar_paper", "vit_tiny_cifar", "bert_tiny_mlm"])
+def test_truncate_is_exact_in_float64_and_leaves_the_rng_alone(name, mode):
+    model = tiny(name, mode).double()
+    perturb_dense_weights(model)
+    model.eval()
+    x = model.example_input(2)
+    x = x.double() if x.is_floating_point() else x
+    with torch.no_grad():
+        per_depth = model.logits_per_depth(x)
+    rng = torch.get_rng_state()
+    smalls = [model.truncate(k) for k in range(model.depth + 1)]
+    assert torch.equal(torch.get_rng_state(), rng)
+    for k, small in enumerate(smalls):
+        assert all(p.dtype == torch.float64 for p in small.parameters())
+        with torch.no_grad():
+            assert (small(x) - per_depth[k]).abs().max() <= 1e-12
+    # a copy, not a view: training the small model leaves the source as it was
+    with torch.no_grad():
+        before = model(x)
+        next(smalls[-1].parameters()).add_(1.0)
+        assert torch.equal(model(x), before)
+
+
 def test_full_size_parameter_counts_match_the_paper():
     # paper.md: ViT-B/16 86M, BERT-base 110M (vocab 32,768), CIFAR Mixer ~2.53M
     assert acn.create_model("vit_b16_224").num_params() == pytest.approx(86.6e6, rel=0.005)

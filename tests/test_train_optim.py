@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import acn
+from acn.errors import ConfigError
 from acn.models import tiny_overrides
 from acn.runs.config import OptimSection
 from acn.train.optim import WarmupCosine, build_optimizer, param_groups
@@ -18,9 +19,18 @@ def _names(model, group):
     return {n for n, p in model.named_parameters() if id(p) in ids}
 
 
-def test_no_decay_on_norms_biases_tokens_and_embeddings():
+def test_decay_on_every_parameter_by_default_as_the_authors():
     mixer = acn.create_model("mixer_s8", **tiny_overrides("mixer_s8"))
-    decay, no_decay = (_names(mixer, g) for g in param_groups(mixer, 0.05))
+    (group,) = param_groups(mixer, 0.05)
+    assert group["weight_decay"] == 0.05
+    assert [id(p) for p in group["params"]] == [id(p) for p in mixer.parameters()]
+    with pytest.raises(ConfigError, match="decay_params must be one of all, matrices"):
+        param_groups(mixer, 0.05, "norms")
+
+
+def test_matrices_option_skips_norms_biases_tokens_and_embeddings():
+    mixer = acn.create_model("mixer_s8", **tiny_overrides("mixer_s8"))
+    decay, no_decay = (_names(mixer, g) for g in param_groups(mixer, 0.05, "matrices"))
     assert "embed.cls_token" in no_decay
     assert all(n.endswith("weight") for n in decay)
     assert not any("norm" in n or n.endswith("bias") for n in decay)
@@ -28,7 +38,7 @@ def test_no_decay_on_norms_biases_tokens_and_embeddings():
     assert decay | no_decay == {n for n, _ in mixer.named_parameters()}
 
     bert = acn.create_model("bert_tiny", **tiny_overrides("bert_tiny"))
-    decay, no_decay = (_names(bert, g) for g in param_groups(bert, 0.05))
+    decay, no_decay = (_names(bert, g) for g in param_groups(bert, 0.05, "matrices"))
     assert {"embed.word.weight", "embed.position.weight"} <= no_decay
     assert not any(n.startswith("embed.") and "norm" not in n for n in decay)
 

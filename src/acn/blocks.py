@@ -4,6 +4,12 @@ Each block takes one flag, ``residual``: whether its sub-layers add their input 
 twin) or not (the AC / feed-forward twin). Nothing else about connectivity lives here; the wiring
 between blocks is :mod:`acn.connectivity`. Both settings have exactly the same parameters, so a
 residual model and its ACN twin have equal parameter counts.
+
+For the direct-gradient share (:mod:`acn.train.gradient_share`) every residual block says whether
+its output is ``x + g(x)`` (``adds_input``); a block that is not of that form (the paper Mixer's
+tail, post-LN BERT) provides ``direct_forward``: the same value, with the gradient reaching ``x``
+only through its skip terms, never through a learned sub-layer, and its own parameters getting
+their full gradient.
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ class MLPBlock(nn.Module):
         self.residual = residual
         self.norm = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, hidden, dropout=dropout)
+
+    @property
+    def adds_input(self) -> bool:
+        return self.residual
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.mlp(self.norm(x))
@@ -102,15 +112,34 @@ class MixerBlock(nn.Module):
             self.tail_fc = None
             self.tail_norm = None
 
-    def forward(self, x: Tensor) -> Tensor:
+    @property
+    def adds_input(self) -> bool:
+        return self.residual and self.tail_fc is None
+
+    def _sublayers(self, x: Tensor) -> Tensor:
         h = self.token_mlp(self.norm1(x))
         if self.residual:
             h = h + x
         c = self.channel_mlp(self.norm2(h))
-        h = h + c if self.residual else c
+        return h + c if self.residual else c
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self._sublayers(x)
         if self.tail_fc is not None:
             h = self.tail_norm(F.relu(self.tail_fc(h) + x))
         return h
+
+    def direct_forward(self, x: Tensor) -> Tensor:
+        """``forward``'s value; the gradient reaches ``x`` only through the skip terms.
+
+        With the tail the only skip to the output is its ``+ x``: the sub-layers (and their inner
+        residual adds, which reach the output only through ``tail_fc``) read ``x.detach()``.
+        Without it the block is ``x + g(x)`` and the identity is the skip.
+        """
+        inner = self._sublayers(x.detach())
+        if self.tail_fc is None:
+            return inner + (x - x.detach()) if self.residual else inner
+        return self.tail_norm(F.relu(self.tail_fc(inner) + x))
 
 
 class SelfAttention(nn.Module):
@@ -169,9 +198,25 @@ class TransformerBlock(nn.Module):
     def _add(self, x: Tensor, y: Tensor) -> Tensor:
         return x + y if self.residual else y
 
+    @property
+    def adds_input(self) -> bool:
+        return self.residual and self.norm_first
+
     def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
         if self.norm_first:
             h = self._add(x, self.drop(self.attn(self.norm1(x), attn_mask)))
             return self._add(h, self.drop(self.mlp(self.norm2(h))))
         h = self.norm1(self._add(x, self.drop(self.attn(x, attn_mask))))
         return self.norm2(self._add(h, self.drop(self.mlp(h))))
+
+    def direct_forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+        """``forward``'s value; the gradient reaches ``x`` only through the residual adds (and,
+        post-LN, the LayerNorms after them), never through attention or the MLP."""
+        if self.norm_first:  # x + g(x): the identity is the skip
+            y = self.forward(x.detach(), attn_mask)
+            return y + (x - x.detach()) if self.residual else y
+        xd = x.detach()
+        a = self.drop(self.attn(xd, attn_mask))
+        h_sub = self.norm1(self._add(xd, a))  # what the MLP reads: no path back to x
+        h = self.norm1(self._add(x, a))  # the same value, through the skip
+        return self.norm2(self._add(h, self.drop(self.mlp(h_sub))))

@@ -100,14 +100,13 @@ class ConcatProjection(nn.Module):
     """DenseNet-style input of block i: bias-free projection of concat(x_0..x_{i-1}).
 
     Initialised to the plain sum of its inputs (a stack of identities), as in the authors'
-    DenseNet-Mixer. Computed as sum_j W_j x_j, which equals W concat(x) without building the concat.
+    DenseNet-Mixer. Computed as concat(x) @ W^T: one GEMM over the concatenated inputs.
     """
 
     def __init__(self, num_inputs: int, dim: int) -> None:
         super().__init__()
         eye = torch.eye(dim).repeat(1, num_inputs)  # [dim, num_inputs * dim]
         self.weight = nn.Parameter(eye)
-        self.dim = dim
 
     def forward(self, history: list[Tensor]) -> Tensor:
         return torch.cat(history, dim=-1) @ self.weight.t()

@@ -7,10 +7,12 @@ embedding lookups are zero). Each function returns FLOPs for ONE sample.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError
-from ..models.base import StackModel
+from ..models import BertModel, MixerModel, MLPModel, StackModel, ViTModel
 
 
 def linear(tokens: int, fan_in: int, fan_out: int) -> int:
@@ -68,36 +70,55 @@ def _patches(c) -> tuple[int, int]:
     return (c.image_size // c.patch_size) ** 2, c.in_chans * c.patch_size**2
 
 
+def _mlp(c, with_attention: bool) -> tuple[int, int, int, int]:
+    return (
+        1,
+        linear(1, c.in_features, c.dim),
+        mlp_block(c.dim, c.hidden),
+        linear(1, c.dim, c.num_classes),
+    )
+
+
+def _mixer(c, with_attention: bool) -> tuple[int, int, int, int]:
+    n, patch = _patches(c)
+    tokens = n + (c.pool == "cls")
+    block = mixer_block(tokens, c.dim, c.token_hidden, c.channel_hidden, c.tail)
+    return tokens, linear(n, patch, c.dim), block, linear(1, c.dim, c.num_classes)
+
+
+def _vit(c, with_attention: bool) -> tuple[int, int, int, int]:
+    n, patch = _patches(c)
+    tokens = n + 1
+    block = transformer_block(tokens, c.dim, int(c.dim * c.mlp_ratio), with_attention)
+    return tokens, linear(n, patch, c.dim), block, linear(1, c.dim, c.num_classes)
+
+
+def _bert(c, with_attention: bool) -> tuple[int, int, int, int]:
+    tokens = c.max_len  # example_input is a full-length sequence without padding
+    block = transformer_block(tokens, c.dim, c.mlp_hidden, with_attention)
+    if c.head == "mlm":
+        head = linear(tokens, c.dim, c.dim) + linear(tokens, c.dim, c.vocab_size)
+    else:
+        head = linear(1, c.dim, c.dim) + linear(1, c.dim, c.num_classes)
+    return tokens, 0, block, head
+
+
+# (tokens, embed, one block, head) per sample, by model class; a subclass uses its base's formula
+FORMULAS: dict[type[StackModel], Callable[[Any, bool], tuple[int, int, int, int]]] = {
+    MLPModel: _mlp,
+    MixerModel: _mixer,
+    ViTModel: _vit,
+    BertModel: _bert,
+}
+
+
 def analytic_flops(model: StackModel, with_attention: bool = True) -> AnalyticFlops:
     """Per-sample FLOPs of ``model`` on its example input, from its config alone."""
     c = model.config
-    if model.family == "mlp":
-        tokens = 1
-        embed = linear(1, c.in_features, c.dim)
-        block = mlp_block(c.dim, c.hidden)
-        head = linear(1, c.dim, c.num_classes)
-    elif model.family == "mixer":
-        n, patch = _patches(c)
-        tokens = n + (c.pool == "cls")
-        embed = linear(n, patch, c.dim)
-        block = mixer_block(tokens, c.dim, c.token_hidden, c.channel_hidden, c.tail)
-        head = linear(1, c.dim, c.num_classes)
-    elif model.family == "vit":
-        n, patch = _patches(c)
-        tokens = n + 1
-        embed = linear(n, patch, c.dim)
-        block = transformer_block(tokens, c.dim, int(c.dim * c.mlp_ratio), with_attention)
-        head = linear(1, c.dim, c.num_classes)
-    elif model.family == "bert":
-        tokens = c.max_len  # example_input is a full-length sequence without padding
-        embed = 0
-        block = transformer_block(tokens, c.dim, c.mlp_hidden, with_attention)
-        if c.head == "mlm":
-            head = linear(tokens, c.dim, c.dim) + linear(tokens, c.dim, c.vocab_size)
-        else:
-            head = linear(1, c.dim, c.dim) + linear(1, c.dim, c.num_classes)
-    else:
-        raise ConfigError(f"no analytic FLOPs formula for model family {model.family!r}")
+    formula = next((FORMULAS[k] for k in type(model).__mro__ if k in FORMULAS), None)
+    if formula is None:
+        raise ConfigError(f"no analytic FLOPs formula for {type(model).__name__} models")
+    tokens, embed, block, head = formula(c, with_attention)
     dense = c.connectivity == "densenet"
     blocks = [
         block + (densenet_projection(i, tokens, c.dim) if dense else 0) for i in range(c.depth)

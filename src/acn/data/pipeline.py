@@ -23,7 +23,11 @@ PAPER_CIFAR = {"crop_padding": 4, "flip": False, "cutmix_prob": 0.5, "cutmix_alp
 
 @dataclass
 class AugmentConfig:
-    """What prepare_batch does. All off by default; mean/std None means no normalisation."""
+    """What prepare_batch does. All off by default; mean/std None means no normalisation.
+
+    Also the ``augment`` section of a training config (``acn.runs.config``), where training
+    augmentation is read from and the test split is only normalised.
+    """
 
     crop_padding: int = 0
     flip: bool = False
@@ -31,6 +35,9 @@ class AugmentConfig:
     cutmix_alpha: float = 1.0
     noise_sigma: float = 0.0
     salt_pepper_p: float = 0.0
+    # from_info fills mean/std with the training split's per-channel stats unless this is off
+    # or they are given
+    normalize: bool = True
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
 
@@ -49,16 +56,19 @@ class AugmentConfig:
 
     @classmethod
     def from_info(cls, info: dict[str, Any], **overrides: Any) -> AugmentConfig:
-        """Normalisation stats from DataSplits.info plus any field overrides (e.g. **PAPER_CIFAR)."""
+        """Field overrides (e.g. **PAPER_CIFAR) plus, with ``normalize`` on and no mean/std given,
+        the normalisation stats from DataSplits.info."""
         known = {f.name for f in fields(cls)}
         bad = sorted(set(overrides) - known)
         if bad:
             raise ConfigError(
                 f"unknown augmentation option(s) {', '.join(bad)}; valid: {', '.join(sorted(known))}"
             )
+        cfg = cls(**overrides)
         mean, std = info.get("mean"), info.get("std")
-        base = cls(mean=tuple(mean) if mean else None, std=tuple(std) if std else None)
-        return replace(base, **overrides)
+        if not cfg.normalize or cfg.mean is not None or not mean or not std:
+            return cfg
+        return replace(cfg, mean=tuple(mean), std=tuple(std))
 
 
 def prepare_batch(

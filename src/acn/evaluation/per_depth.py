@@ -15,10 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..data.mlm import IGNORE_INDEX
 from ..errors import DataError
 from ..models.base import OnStep, StackModel
-
-IGNORE_INDEX = -100  # token labels that are not scored (acn.data.mlm.IGNORE_INDEX)
 
 
 @dataclass

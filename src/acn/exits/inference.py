@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..models.base import StackModel
-from ..models.exit_heads import Exit, exit_classifier, exit_feature
+from ..models.exit_heads import Exit, exit_classifier
 from .policies import ExitPolicy, PolicyState
 
 
@@ -60,7 +60,7 @@ def early_exit_predict(
     for j, e in enumerate(exits):
         while state.depth < e.depth:
             state = model.stack.step(state, **kwargs)
-        logits = exit_classifier(model, e)(exit_feature(model, model.stack.read(state)))
+        logits = exit_classifier(model, e)(model.feature(model.stack.read(state)))
         if j == last:  # the last exit takes every row still running
             prediction[rows] = logits.argmax(dim=-1)
             exit_index[rows] = j

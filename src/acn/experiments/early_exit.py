@@ -83,7 +83,7 @@ def train_config(c: Table7Config, name: str, connectivity: str, heads: str):
         "model": {"name": c.model, "connectivity": connectivity, "overrides": overrides},
         "data": {"spec": c.data, "per_class": c.per_class},
         "augment": {"cutmix_prob": 0.0, "crop_padding": 2},
-        "optim": {"warmup_epochs": min(1.0, c.epochs / 10)},
+        "optim": {"warmup_epochs": min(1.0, c.epochs / 10), "decay_params": "matrices"},
         "epochs": c.epochs,
         "batch_size": c.batch_size,
         "eval_every": max(1, c.epochs // 4),

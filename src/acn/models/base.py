@@ -63,6 +63,11 @@ class StackModel(nn.Module):
 
     family: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    # The stream has a token axis (images as patches, text): unpooled, the head predicts per token.
+    # False for families whose stream is one vector per sample.
+    has_tokens: ClassVar[bool] = True
+    # The embedding flattens its input, so any input with the right number of values fits.
+    flattens_input: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -91,6 +96,11 @@ class StackModel(nn.Module):
     @property
     def pool_mode(self) -> str:
         return getattr(self.config, "pool", "none")
+
+    @property
+    def predicts_per_token(self) -> bool:
+        """Whether the model gives one prediction per token rather than one per sample."""
+        return self.has_tokens and self.pool_mode == "none"
 
     def build_embed(self) -> nn.Module:
         raise NotImplementedError
@@ -132,7 +142,8 @@ class StackModel(nn.Module):
         raise NotImplementedError
 
     def no_weight_decay(self) -> set[str]:
-        """Names of parameters that should not be decayed besides norms and biases (embeddings)."""
+        """Parameters that ``decay_params="matrices"`` does not decay besides norms, biases and
+        embedding tables (cls tokens, position embeddings)."""
         return set()
 
     # -- shared machinery ------------------------------------------------------------------------
@@ -155,9 +166,14 @@ class StackModel(nn.Module):
         """Embed ``x``; returns x_0 and the block keyword arguments for this input."""
         return self.embed(x), self.block_kwargs(x)
 
+    def feature(self, rep: Tensor) -> Tensor:
+        """The pooled, normed feature of a representation read off the stack (any depth): what
+        the head (and every exit classifier) reads. The one place the readout is written."""
+        return self.norm(self.pool(rep))
+
     def predict(self, rep: Tensor) -> Tensor:
         """Head applied to a representation read off the stack (any depth)."""
-        return self.head(self.norm(self.pool(rep)))
+        return self.head(self.feature(rep))
 
     def forward(self, x: Tensor, depth: int | None = None) -> Tensor:
         """Prediction of the network using its first ``depth`` blocks (default: all)."""
@@ -169,8 +185,9 @@ class StackModel(nn.Module):
 
         ``on_step(before, after)`` is called with the stack states around every block."""
         x0, kwargs = self.start(x)
-        pooled = self.stack.per_depth(x0, readout=self.pool, on_step=on_step, **kwargs)
-        return self.norm(torch.stack(pooled))
+        return torch.stack(
+            self.stack.per_depth(x0, readout=self.feature, on_step=on_step, **kwargs)
+        )
 
     def logits_per_depth(self, x: Tensor, on_step: OnStep | None = None) -> Tensor:
         """The L+1 predictions of depth 0..L through the model's own head, from ONE forward pass.
@@ -187,11 +204,17 @@ class StackModel(nn.Module):
         if not 0 <= k <= self.depth:
             raise ConfigError(f"cannot truncate a depth-{self.depth} model to {k} blocks")
         kept = tuple(d for d in self.config.exit_branches if d <= k)
-        small = type(self)(dataclasses.replace(self.config, depth=k, exit_branches=kept))
+        # Built on the meta device: no memory, no initialisation and no draw from the global RNG;
+        # the kept tensors are then assigned as they are (copies in the source's dtype and device,
+        # never rounded through the default dtype).
+        with torch.device("meta"):
+            small = type(self)(dataclasses.replace(self.config, depth=k, exit_branches=kept))
         state = self.state_dict()
-        small.load_state_dict({key: state[key] for key in small.state_dict()})
-        ref = next(self.parameters())
-        return small.to(device=ref.device, dtype=ref.dtype).train(self.training)
+        small.load_state_dict({key: state[key].clone() for key in small.state_dict()}, assign=True)
+        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
+        for name, p in small.named_parameters():
+            p.requires_grad_(name not in frozen)
+        return small.train(self.training)
 
     def num_params(self) -> int:
         """Number of distinct parameters (tied weights counted once)."""

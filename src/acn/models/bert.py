@@ -27,7 +27,6 @@ class BertConfig(ModelConfig):
     dim: int = 768
     num_heads: int = 12
     mlp_hidden: int = 3072
-    type_vocab_size: int = 2
     pad_id: int = 0
     head: str = "cls"  # "cls": pooler + classifier; "mlm": masked-LM head tied to the embeddings
     # The authors' BERT recipe uses dropout 0 (paper.md section 5.5).
@@ -36,13 +35,17 @@ class BertConfig(ModelConfig):
 
 
 class BertEmbed(nn.Module):
-    """Word + position + token-type embeddings, LayerNorm, dropout."""
+    """Word + position + token-type embeddings, LayerNorm, dropout.
+
+    Inputs are single segments, so the token-type table has one row (BERT's segment A); a second
+    row would be a parameter nothing reads.
+    """
 
     def __init__(self, c: BertConfig) -> None:
         super().__init__()
         self.word = nn.Embedding(c.vocab_size, c.dim, padding_idx=c.pad_id)
         self.position = nn.Embedding(c.max_len, c.dim)
-        self.token_type = nn.Embedding(c.type_vocab_size, c.dim)
+        self.token_type = nn.Embedding(1, c.dim)
         self.norm = nn.LayerNorm(c.dim, eps=1e-12)
         self.drop = nn.Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
         self.vocab_size, self.max_len = c.vocab_size, c.max_len

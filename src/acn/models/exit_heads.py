@@ -44,8 +44,7 @@ class Exit:
 
 def check_classifier(model: StackModel) -> None:
     """Early exit needs one prediction per sample: a classification head on pooled features."""
-    bad_head = getattr(model.config, "head", "cls") != "cls"
-    if bad_head or (model.pool_mode == "none" and model.family != "mlp"):
+    if model.predicts_per_token:
         raise ConfigError(
             f"early exit needs a classification model; {model.config.name or model.family!r} "
             "predicts per token"
@@ -83,11 +82,6 @@ def plan_exits(model: StackModel, heads: str, cutoff: int | None = None) -> list
 def exit_classifier(model: StackModel, e: Exit) -> nn.Module:
     """The module that turns the pooled, normed feature at ``e.depth`` into logits."""
     return model.branches[str(e.depth)] if e.branch else model.head
-
-
-def exit_feature(model: StackModel, rep: Tensor) -> Tensor:
-    """Pooled, normed feature of a stack representation, as the final head reads it."""
-    return model.norm(model.pool(rep))
 
 
 def logits_from_features(model: StackModel, features: Tensor, exits: Sequence[Exit]) -> Tensor:

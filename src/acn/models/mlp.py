@@ -40,6 +40,8 @@ class MLPModel(StackModel):
 
     family = "mlp"
     config_class = MLPConfig
+    has_tokens = False  # one vector per sample: the head predicts per sample without pooling
+    flattens_input = True
     config: MLPConfig
 
     def build_embed(self) -> nn.Module:

@@ -28,140 +28,120 @@ class Preset:
     tiny: dict[str, Any] = field(default_factory=dict)
 
 
+def derive(base: Preset, description: str, **changes: Any) -> Preset:
+    """A preset that differs from ``base`` only in ``changes`` (same family, same tiny sizes)."""
+    return dataclasses.replace(base, defaults={**base.defaults, **changes}, description=description)
+
+
 _TINY_IMAGE = {"image_size": 16, "patch_size": 4, "depth": 3}
+_TINY_MIXER = dict(_TINY_IMAGE, dim=16, token_hidden=8, channel_hidden=32)
+_TINY_VIT = dict(_TINY_IMAGE, dim=16, num_heads=2)
+_TINY_BERT = dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32)
+
+_MLP_S4 = Preset(
+    "mlp",
+    dict(depth=4, in_features=784, dim=256, hidden=512),
+    "4-block MLP for flattened 28x28 images",
+    dict(dim=16, hidden=32, depth=3, in_features=20),
+)
+_MIXER_S8 = Preset(
+    "mixer",
+    dict(
+        depth=8,
+        image_size=28,
+        in_chans=1,
+        patch_size=4,
+        dim=64,
+        token_hidden=32,
+        channel_hidden=256,
+        tail=True,
+        pool="cls",
+    ),
+    "8-layer paper-style Mixer for 28x28 grayscale (the demo model)",
+    _TINY_MIXER,
+)
+_MIXER_CIFAR_PAPER = Preset(
+    "mixer",
+    dict(
+        depth=16,
+        image_size=32,
+        in_chans=3,
+        patch_size=4,
+        dim=128,
+        token_hidden=64,
+        channel_hidden=512,
+        tail=True,
+        pool="cls",
+    ),
+    "the paper's 16-layer CIFAR-10 Mixer, as the authors' code builds it",
+    _TINY_MIXER,
+)
+_VIT_B16 = Preset(
+    "vit",
+    dict(
+        depth=12,
+        image_size=224,
+        patch_size=16,
+        dim=768,
+        num_heads=12,
+        mlp_ratio=4.0,
+        num_classes=1000,
+    ),
+    "ViT-B/16 at 224 px (the paper's ImageNet size)",
+    _TINY_VIT,
+)
+_BERT_BASE = Preset(
+    "bert",
+    dict(
+        depth=12,
+        vocab_size=32768,
+        max_len=128,
+        dim=768,
+        num_heads=12,
+        mlp_hidden=3072,
+        head="cls",
+        num_classes=2,
+    ),
+    "BERT-base (vocab 32,768 as the authors' WordPiece), classification head",
+    _TINY_BERT,
+)
+_BERT_TINY = derive(
+    _BERT_BASE,
+    "4-layer 128-d BERT for CPU, classification head",
+    depth=4,
+    vocab_size=8192,
+    max_len=64,
+    dim=128,
+    num_heads=2,
+    mlp_hidden=512,
+)
+
 PRESETS: dict[str, Preset] = {
-    "mlp_s4": Preset(
-        "mlp",
-        dict(depth=4, in_features=784, dim=256, hidden=512),
-        "4-block MLP for flattened 28x28 images",
-        dict(dim=16, hidden=32, depth=3, in_features=20),
-    ),
-    "mlp_s8": Preset(
-        "mlp",
-        dict(depth=8, in_features=784, dim=256, hidden=512),
-        "8-block MLP for flattened 28x28 images",
-        dict(dim=16, hidden=32, depth=3, in_features=20),
-    ),
-    "mixer_s8": Preset(
-        "mixer",
-        dict(
-            depth=8,
-            image_size=28,
-            in_chans=1,
-            patch_size=4,
-            dim=64,
-            token_hidden=32,
-            channel_hidden=256,
-            tail=True,
-            pool="cls",
-        ),
-        "8-layer paper-style Mixer for 28x28 grayscale (the demo model)",
-        dict(_TINY_IMAGE, dim=16, token_hidden=8, channel_hidden=32),
-    ),
-    "mixer_std_s8": Preset(
-        "mixer",
-        dict(
-            depth=8,
-            image_size=28,
-            in_chans=1,
-            patch_size=4,
-            dim=64,
-            token_hidden=32,
-            channel_hidden=256,
-            tail=False,
-            pool="mean",
-        ),
+    "mlp_s4": _MLP_S4,
+    "mlp_s8": derive(_MLP_S4, "8-block MLP for flattened 28x28 images", depth=8),
+    "mixer_s8": _MIXER_S8,
+    "mixer_std_s8": derive(
+        _MIXER_S8,
         "8-layer standard (timm-style) Mixer for 28x28 grayscale",
-        dict(_TINY_IMAGE, in_chans=1, dim=16, token_hidden=8, channel_hidden=32),
+        tail=False,
+        pool="mean",
     ),
-    "mixer_cifar_paper": Preset(
-        "mixer",
-        dict(
-            depth=16,
-            image_size=32,
-            in_chans=3,
-            patch_size=4,
-            dim=128,
-            token_hidden=64,
-            channel_hidden=512,
-            tail=True,
-            pool="cls",
-        ),
-        "the paper's 16-layer CIFAR-10 Mixer, as the authors' code builds it",
-        dict(_TINY_IMAGE, dim=16, token_hidden=8, channel_hidden=32),
-    ),
-    "vit_b16_224": Preset(
-        "vit",
-        dict(
-            depth=12,
-            image_size=224,
-            patch_size=16,
-            dim=768,
-            num_heads=12,
-            mlp_ratio=4.0,
-            num_classes=1000,
-        ),
-        "ViT-B/16 at 224 px (the paper's ImageNet size)",
-        dict(_TINY_IMAGE, dim=16, num_heads=2),
-    ),
-    "vit_tiny_cifar": Preset(
-        "vit",
-        dict(depth=6, image_size=32, patch_size=4, dim=96, num_heads=3, mlp_ratio=4.0),
+    "mixer_cifar_paper": _MIXER_CIFAR_PAPER,
+    "vit_b16_224": _VIT_B16,
+    "vit_tiny_cifar": derive(
+        _VIT_B16,
         "6-block ViT for 32x32 images, CPU-sized",
-        dict(_TINY_IMAGE, dim=16, num_heads=2),
+        depth=6,
+        image_size=32,
+        patch_size=4,
+        dim=96,
+        num_heads=3,
+        num_classes=10,
     ),
-    "bert_base": Preset(
-        "bert",
-        dict(
-            depth=12,
-            vocab_size=32768,
-            max_len=128,
-            dim=768,
-            num_heads=12,
-            mlp_hidden=3072,
-            head="cls",
-            num_classes=2,
-        ),
-        "BERT-base (vocab 32,768 as the authors' WordPiece), classification head",
-        dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32),
-    ),
-    "bert_base_mlm": Preset(
-        "bert",
-        dict(
-            depth=12,
-            vocab_size=32768,
-            max_len=128,
-            dim=768,
-            num_heads=12,
-            mlp_hidden=3072,
-            head="mlm",
-        ),
-        "BERT-base with the masked-LM head",
-        dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32),
-    ),
-    "bert_tiny": Preset(
-        "bert",
-        dict(
-            depth=4,
-            vocab_size=8192,
-            max_len=64,
-            dim=128,
-            num_heads=2,
-            mlp_hidden=512,
-            head="cls",
-            num_classes=2,
-        ),
-        "4-layer 128-d BERT for CPU, classification head",
-        dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32),
-    ),
-    "bert_tiny_mlm": Preset(
-        "bert",
-        dict(
-            depth=4, vocab_size=8192, max_len=64, dim=128, num_heads=2, mlp_hidden=512, head="mlm"
-        ),
-        "4-layer 128-d BERT for CPU, masked-LM head",
-        dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32),
-    ),
+    "bert_base": _BERT_BASE,
+    "bert_base_mlm": derive(_BERT_BASE, "BERT-base with the masked-LM head", head="mlm"),
+    "bert_tiny": _BERT_TINY,
+    "bert_tiny_mlm": derive(_BERT_TINY, "4-layer 128-d BERT for CPU, masked-LM head", head="mlm"),
 }
 
 

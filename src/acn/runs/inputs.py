@@ -14,6 +14,7 @@ scores the same positions.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,16 +140,7 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     if d.per_class is not None:
         train = per_class(splits.train, d.per_class, seed=cfg.seed, mode=d.per_class_mode)
         splits = DataSplits(train, splits.test, {**splits.info, "num_train": len(train)})
-    a = cfg.augment
-    image_options = dict(
-        crop_padding=a.crop_padding,
-        flip=a.flip,
-        cutmix_prob=a.cutmix_prob,
-        cutmix_alpha=a.cutmix_alpha,
-    )
-    augment = AugmentConfig.from_info(splits.info, **image_options)
-    if not a.normalize:
-        augment = AugmentConfig(**image_options)
+    augment = AugmentConfig.from_info(splits.info, **dataclasses.asdict(cfg.augment))
     return TrainData(splits, augment)
 
 
@@ -192,7 +184,7 @@ def check_fit(model: StackModel, data: TrainData) -> None:
                 f"data sequences of length {shape[0]} exceed the model's max_len {max_len}"
             )
     elif shape != example and not (
-        model.family == "mlp" and math.prod(shape) == math.prod(example)
+        model.flattens_input and math.prod(shape) == math.prod(example)
     ):
         raise DataError(
             f"data {info['name']} has inputs of shape {list(shape)} but model "

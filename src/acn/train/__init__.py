@@ -9,7 +9,6 @@ Typical use::
 """
 
 from ..runs.config import (
-    AugmentSection,
     DataSection,
     ModelSection,
     OptimSection,
@@ -24,7 +23,6 @@ from .losses import LOSSES, get_loss, register_loss
 
 __all__ = [
     "LOSSES",
-    "AugmentSection",
     "DataSection",
     "ModelSection",
     "OptimSection",

@@ -15,9 +15,7 @@ from ..models.base import StackModel
 
 
 def _norms(grads: list[Tensor]) -> Tensor:
-    if hasattr(torch, "_foreach_norm"):
-        return torch.stack(torch._foreach_norm(grads)).float()
-    return torch.stack([g.norm() for g in grads]).float()  # pragma: no cover - old torch
+    return torch.stack(torch._foreach_norm(grads)).float()
 
 
 def clip_with_norm(params: list[nn.Parameter], max_norm: float, total: Tensor) -> None:

@@ -6,10 +6,15 @@ measured by a second pass in which every block's function sees a detached input:
 
 - ``acn``: block i reads ``x_{i-1}.detach()``, the head still reads ``x_0 + sum_i x_i``; this is
   exactly the ``acn-dg`` wiring, so DG_i = dL/dx_i-through-the-long-connection (paper section 3.1).
-- residual-type modes (``residual``, ``denseformer``, ``densenet``): the skip path is kept and only
-  the block's function is cut off, x_i = x_{i-1} + f_i(x_{i-1}.detach()) in value and gradient. So
-  DG_i is the gradient that flows from the loss into block i's output along identity (and learned
-  dense) connections only, never through a later f_j.
+- residual-type modes (``residual``, ``denseformer``, ``densenet``): the skip paths are kept and
+  only the blocks' learned sub-layers are cut off. For a block of the form x + g(x) that is
+  x_i = x_{i-1} + g_i(x_{i-1}.detach()) in value and gradient. A block of another form provides
+  ``direct_forward`` (see :mod:`acn.blocks`): the paper Mixer's tail LN(ReLU(Linear(h) + x)) keeps
+  only its ``+ x`` term's gradient (through the ReLU and the LayerNorm), post-LN BERT keeps its two
+  residual adds (through the LayerNorms after them). So DG_i is the gradient that flows from the
+  loss into block i's output along skip (and learned dense) connections only, never through a
+  later block's sub-layers; block i's own parameters get their full gradient from that output. A
+  block that neither adds its input (``adds_input``) nor has ``direct_forward`` is refused.
 - ``feedforward`` has no such path: DG_i = 0 for every block but the last.
 
 The *full gradient* (FG) is the ordinary one. The share of block i is ||DG_i|| / ||FG_i||, the norms
@@ -28,15 +33,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..connectivity import ConnectedStack, block_residual
+from ..data.mlm import IGNORE_INDEX
 from ..errors import ConfigError
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
 def default_loss(output: Tensor, target: Tensor) -> Tensor:
-    """Cross-entropy over the last axis; token targets of -100 are ignored (MLM)."""
+    """Cross-entropy over the last axis; token targets of ``IGNORE_INDEX`` are ignored (MLM)."""
     return F.cross_entropy(
-        output.reshape(-1, output.shape[-1]).float(), target.reshape(-1), ignore_index=-100
+        output.reshape(-1, output.shape[-1]).float(), target.reshape(-1), ignore_index=IGNORE_INDEX
     )
 
 
@@ -47,9 +53,18 @@ def direct_paths_only(stack: ConnectedStack) -> Iterator[None]:
     Forward values are unchanged bit for bit; only the backward graph loses the paths through later
     blocks' functions. Implemented with hooks, so the stack's own wiring code runs as usual.
     """
-    # Blocks that add their own input (library families in residual-type modes) detach it along
-    # with f's input; the skip's gradient is put back by adding (h - h.detach()), which is zero.
+    # Blocks that hold their own skips (library families in residual-type modes) run their
+    # direct_forward, or, when the block is x + g(x), detach their input and get the identity's
+    # gradient back by adding (h - h.detach()), which is zero. Elsewhere (acn modes, and plain
+    # blocks whose skip the stack adds) the block's input is simply detached.
     keep_skip = block_residual(stack.mode) and not stack.add_residual
+    direct = [keep_skip and hasattr(b, "direct_forward") for b in stack.blocks]
+    for block, has_direct in zip(stack.blocks, direct):
+        if keep_skip and not has_direct and not getattr(block, "adds_input", False):
+            raise ConfigError(
+                f"the direct-gradient share is not defined for {type(block).__name__} blocks: "
+                "their output is not x + f(x) (adds_input) and they have no direct_forward"
+            )
     inputs: dict[int, Tensor] = {}
 
     def detach_input(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -62,13 +77,19 @@ def direct_paths_only(stack: ConnectedStack) -> Iterator[None]:
 
     handles = []
     try:
-        for block in stack.blocks:
+        for block, has_direct in zip(stack.blocks, direct):
+            if has_direct:  # an instance attribute shadows the class's forward until removed
+                block.forward = block.direct_forward
+                continue
             handles.append(block.register_forward_pre_hook(detach_input, with_kwargs=True))
             handles.append(block.register_forward_hook(restore_skip))
         yield
     finally:
         for handle in handles:
             handle.remove()
+        for block, has_direct in zip(stack.blocks, direct):
+            if has_direct:
+                del block.forward
 
 
 def _block_grad_norms(stack: ConnectedStack, loss: Tensor) -> list[float]:

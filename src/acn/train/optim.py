@@ -1,4 +1,5 @@
-"""AdamW with decay only on weight matrices, and a per-step linear-warmup + cosine schedule."""
+"""AdamW (decay on every parameter as the authors' code, or only on weight matrices as ours) and a
+per-step linear-warmup + cosine schedule."""
 
 from __future__ import annotations
 
@@ -7,17 +8,27 @@ import math
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..models.base import StackModel
-from ..runs.config import OptimSection
+from ..runs.config import DECAY_PARAMS, OptimSection
 
 
-def param_groups(model: StackModel, weight_decay: float) -> list[dict]:
-    """Two AdamW groups: decayed weight matrices, and everything else undecayed.
+def param_groups(model: StackModel, weight_decay: float, decay_params: str = "all") -> list[dict]:
+    """The AdamW parameter groups for ``decay_params`` (``OptimSection.decay_params``).
 
-    Not decayed (as timm and nanoGPT): parameters with fewer than 2 dimensions (norm scales,
-    biases, learned scalars), embedding tables, and whatever ``model.no_weight_decay()`` names
-    (cls tokens, position embeddings).
+    ``"all"``: one group, every parameter decayed - the authors' ``AdamW(model.parameters())``.
+    ``"matrices"`` (ours, not the paper's): two groups, decayed weight matrices and everything
+    else undecayed. Not decayed there (as timm and nanoGPT): parameters with fewer than 2
+    dimensions (norm scales, biases, learned scalars), embedding tables, and whatever
+    ``model.no_weight_decay()`` names (cls tokens, position embeddings).
     """
+    if decay_params not in DECAY_PARAMS:
+        raise ConfigError(
+            f"decay_params must be one of {', '.join(DECAY_PARAMS)}, got {decay_params!r}"
+        )
+    if decay_params == "all":
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        return [{"params": trainable, "weight_decay": weight_decay}]
     skip = set(model.no_weight_decay())
     for module_name, module in model.named_modules():
         if isinstance(module, nn.Embedding):
@@ -37,7 +48,7 @@ def build_optimizer(model: StackModel, cfg: OptimSection) -> torch.optim.AdamW:
     # The fused kernel does the whole update in one pass per tensor (CPU and CUDA); torch's
     # default on CPU is a Python loop of ~6 ops per parameter, a visible share of a small step.
     return torch.optim.AdamW(
-        param_groups(model, cfg.weight_decay),
+        param_groups(model, cfg.weight_decay, cfg.decay_params),
         lr=cfg.lr,
         betas=tuple(cfg.betas),
         eps=cfg.eps,
