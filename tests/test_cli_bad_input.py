@@ -121,11 +121,21 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(places, capsys, command
 
 
 def test_a_failed_write_is_one_line(places, capsys, monkeypatch):
+    # (the first FLOP count in a process loads torch's counting machinery: a few seconds)
     def full_disk(path, write):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr("acn.cli.cost.atomic_write", full_disk)
     out = places["tmp"] / "cost.json"
-    err = one_line_error(capsys, ["cost", "mixer_s8", "--no-time", "--json", str(out)])
+    argv = ["cost", "mixer_s8", "--depth", "1", "--no-time", "--json", str(out)]
+    err = one_line_error(capsys, argv)
     assert "No space left on device" in err and str(out) in err
     assert not out.exists()
+
+
+def test_a_resized_preset_is_sized_before_it_is_built(capsys, monkeypatch):
+    # vit_b16_224 at --depth 1000 has 7.1G parameters (27 GiB); the same rule, on a small cap
+    monkeypatch.setattr("acn.cli.cost.MAX_PARAMS", 100_000)
+    argv = ["cost", "mixer_s8", "--depth", "1000", "--num-classes", "10", "--no-time"]
+    err = one_line_error(capsys, argv)
+    assert re.search(r"mixer_s8 with --depth 1000 --num-classes 10 has [\d.]+M parameters", err)

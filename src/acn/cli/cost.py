@@ -1,10 +1,12 @@
-"""``acn cost MODEL``: parameters, FLOPs, size on disk and (optionally) speed of a preset or file."""
+"""``acn cost MODEL``: parameters, FLOPs, size on disk and speed of a preset or a saved model."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+import torch
 
 from ..compress.cost import cost
 from ..compress.report import format_cost
@@ -13,14 +15,34 @@ from ..errors import ConfigError
 from ..models.base import StackModel
 from ..models.registry import PRESETS, create_model
 from ..serialization import load
-from ..utils import atomic_write
+from ..utils import atomic_write, mib, si
 from .args import MAX_CLASSES, MAX_DEPTH, add_timing_options, int_in, output_file, positive_batch
+
+
+# a preset resized with --depth / --num-classes is sized on the meta device before it is built
+MAX_PARAMS = 2_000_000_000
+
+
+def build_preset(name: str, connectivity: str, depth: int | None, num_classes: int | None):
+    """The preset, refused in one line if the overrides make it absurdly large."""
+    if depth is not None or num_classes is not None:
+        with torch.device("meta"):  # shapes only: no memory, no init
+            shell = create_model(name, connectivity, depth=depth, num_classes=num_classes)
+        params = shell.num_params()
+        if params > MAX_PARAMS:
+            given = {"--depth": depth, "--num-classes": num_classes}
+            sizes = " ".join(f"{flag} {v}" for flag, v in given.items() if v is not None)
+            raise ConfigError(
+                f"{name} with {sizes} has {si(params)} parameters ({mib(4 * params)} in "
+                f"float32); acn cost builds at most {si(MAX_PARAMS)}"
+            )
+    return create_model(name, connectivity, depth=depth, num_classes=num_classes)
 
 
 def resolve_model(name: str, connectivity: str, depth: int | None, num_classes: int | None):
     """A preset name (built fresh) or a model file / run directory (loaded)."""
     if name in PRESETS:
-        return create_model(name, connectivity, depth=depth, num_classes=num_classes)
+        return build_preset(name, connectivity, depth, num_classes)
     if Path(name).exists() or name.endswith(".safetensors") or "/" in name:
         if depth is not None or num_classes is not None:
             raise ConfigError("--depth/--num-classes apply to presets, not to a saved model")
