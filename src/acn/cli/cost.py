@@ -18,7 +18,6 @@ from ..serialization import load
 from ..utils import atomic_write, mib, si
 from .args import MAX_CLASSES, MAX_DEPTH, add_timing_options, int_in, output_file, positive_batch
 
-
 # a preset resized with --depth / --num-classes is sized on the meta device before it is built
 MAX_PARAMS = 2_000_000_000
 
