@@ -53,7 +53,7 @@ def test_fixed_threshold_and_several_runs(shared_run, tmp_path, capsys):
         (["{run}", "--heads", "branches"], "no exit branches"),
         (["{run}", "--tolerance", "-1", "--no-time"], "argument --tolerance: must be >= 0"),
         (["{run}", "--tau", "nan"], "argument --tau: must be a finite number"),
-        (["{run}", "--heads", "final", "--tau", "2"], "with --heads final use --cutoff-depth"),
+        (["{run}", "--heads", "final", "--tau", "2"], "but --heads final: use --cutoff-depth"),
         (["{run}", "--cutoff-depth", "2", "--no-time"], "--cutoff-depth needs --heads final"),
         (["{run}", "--heads", "final", "--cutoff-depth", "99"], "cutoff depth 0..3"),
         (["{run}", "--epochs", "3"], "unrecognized arguments: --epochs"),

@@ -91,9 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def eval_config(args: argparse.Namespace, heads: str) -> ExitEvalConfig:
     """The measurement; ``--tau`` is a threshold and ``--cutoff-depth`` a depth, never mixed."""
     if heads == "final" and args.tau is not None:
-        raise ConfigError(
-            "--tau is a threshold for exit heads; with --heads final use --cutoff-depth"
-        )
+        which = "--heads final" if args.heads == "final" else "this run has no exit heads"
+        raise ConfigError(f"--tau is an exit threshold, but {which}: use --cutoff-depth K")
     if heads != "final" and args.cutoff_depth is not None:
         raise ConfigError(f"--cutoff-depth needs --heads final (this run's exits: {heads})")
     return ExitEvalConfig(
