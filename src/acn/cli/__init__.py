@@ -40,7 +40,9 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
     argparse does not know as ``args.extra``; for every other command they are a usage error."""
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        # the error names the subcommand's --help, where the valid flags are
+        sub.choices.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
     return args
 
