@@ -25,11 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a model from a YAML config",
         description="Train a model into the run directory --out. Any config key can be "
         "overridden as --section.key=value, e.g. --optim.lr=3e-4 --model.overrides.depth=4 "
-        "--epochs=20 --batch-size=64 (a hyphen in a key reads as an underscore).",
+        "--epochs=20 --batch-size=64 (the training batch size; a hyphen in a key reads as an "
+        "underscore).",
     )
     p.add_argument("config", nargs="?", help="YAML config file (see configs/)")
     p.add_argument(
-        "--out", type=output_dir, metavar="DIR", help="run directory (the config's out_dir)"
+        "--out",
+        type=output_dir,
+        metavar="DIR",
+        help="run directory (the config key out_dir; default: the config's)",
     )
     p.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
