@@ -83,6 +83,9 @@ def test_probe_errors_are_one_line(runs, tmp_path, capsys):
         ["probe", str(runs["acn"]), "--tolerance", "-1"],
         ["probe", str(runs["acn"]), "--bootstrap", "0"],
         ["probe", str(runs["acn"]), "--salt-pepper", "2"],
+        ["probe", str(runs["acn"]), "--salt-pepper", "nan"],
+        ["probe", str(runs["acn"]), "--noise-sigma", "nan"],
+        ["probe", str(runs["acn"]), "--bootstrap", "100000000000000000000"],
         ["probe", str(runs["acn"]), "--data", f"npz:{vector_data}", "--noise-sigma", "0.1"],
         ["probe", str(runs["acn"]), "--data", "no_such_dataset"],
     ]
@@ -133,16 +136,21 @@ def test_grads_draws_heatmaps_from_metrics(runs, tmp_path, capsys):
 def test_grads_errors_are_one_line(runs, tmp_path, capsys):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "metrics.jsonl").write_text('{"epoch": 1}\n{broken\n{"epoch": 2}\n')
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "metrics.jsonl").write_text("[1, 2]\n3\n")
     argvs = [
         ["grads", str(tmp_path / "missing")],
         ["grads", str(runs["acn"] / "checkpoint")],
         ["grads", str(tmp_path / "run")],
+        ["grads", str(tmp_path / "lists")],
     ]
     for argv in argvs:
         assert main(argv) == 2, argv
     lines = errors(capsys)
-    assert len(lines) == 3 and all(line.startswith("acn: error: ") for line in lines)
+    assert len(lines) == 4 and all(line.startswith("acn: error: ") for line in lines)
     assert "corrupt line 2" in lines[2]
+    assert "line 1 in" in lines[3] and "is not a JSON object" in lines[3]
+    assert not (tmp_path / "lists" / "grads").exists()
 
 
 def test_probe_a_bare_model_file_needs_data(runs, tmp_path, capsys):

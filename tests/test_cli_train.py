@@ -138,9 +138,7 @@ def test_nan_loss_exits_2_and_keeps_the_checkpoint(config, tmp_path, capsys):
 
 
 def test_only_train_accepts_key_value_overrides(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["models", "--epochs=3"])
-    assert info.value.code == 2
+    assert main(["models", "--epochs=3"]) == 2
     assert "unrecognized arguments: --epochs=3" in capsys.readouterr().err
 
 
@@ -152,3 +150,13 @@ def test_unwritable_run_directory(config, tmp_path, capsys):
         ["train", str(config), f"--out_dir={blocker / 'run'}"],
         r"cannot write run directory",
     )
+    _error(capsys, ["train", str(config), "--out", str(blocker / "run")], r"is a file")
+
+
+def test_out_sets_the_run_directory_and_hyphens_read_as_underscores(config, tmp_path, capsys):
+    argv = ["train", str(config), "--out", str(tmp_path / "elsewhere"), "--batch-size=8"]
+    assert main([*argv, "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["out_dir"] == str(tmp_path / "elsewhere") and printed["batch_size"] == 8
+    _error(capsys, [*argv, f"--out_dir={tmp_path}"], r"--out or --out_dir, not both")
+    _error(capsys, ["train", "--resume", str(tmp_path), "--out", str(tmp_path)], r"cannot change")

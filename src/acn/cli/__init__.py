@@ -1,7 +1,9 @@
 """The ``acn`` command line: one subcommand per module in this package.
 
 Every subcommand module exposes ``register(subparsers)``, which adds its parser and sets
-``func(args) -> int``. User errors (:class:`acn.ACNError`) become one line on stderr and exit 2.
+``func(args) -> int``; shared option types live in :mod:`acn.cli.args`. User errors
+(:class:`acn.ACNError`) and failed file writes (``OSError``: a full disk, a read-only directory)
+become one line on stderr and exit 2.
 """
 
 from __future__ import annotations
@@ -33,14 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    # Subcommands that set `accepts_extra` (e.g. `acn train --optim.lr=3e-4`) get the arguments
-    # argparse does not know as `args.extra`; for every other command they are a usage error.
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Subcommands that set ``accepts_extra`` (``acn train --optim.lr=3e-4``) get the arguments
+    argparse does not know as ``args.extra``; for every other command they are a usage error."""
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        # the error names the subcommand's --help, where the valid flags are
+        sub.choices.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (usage errors and --help return theirs too)."""
+    parser = build_parser()
+    try:
+        args = parse(parser, argv)
+    except SystemExit as e:  # argparse exits on --help (0) and on usage errors (2)
+        return e.code if isinstance(e.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -48,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ACNError as e:
         print(f"acn: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the machine, not the code: no space left, permission denied ...
+        print(f"acn: error: {e}".replace("\n", " "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("acn: interrupted", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""``acn cost MODEL``: parameters, FLOPs, size on disk and (optionally) speed of a preset or file."""
+"""``acn cost MODEL``: parameters, FLOPs, size on disk and speed of a preset or a saved model."""
 
 from __future__ import annotations
 
@@ -6,19 +6,42 @@ import argparse
 import json
 from pathlib import Path
 
+import torch
+
 from ..compress.cost import cost
 from ..compress.report import format_cost
+from ..connectivity import MODES
 from ..errors import ConfigError
 from ..models.base import StackModel
 from ..models.registry import PRESETS, create_model
 from ..serialization import load
-from ..utils import atomic_write
+from ..utils import atomic_write, mib, si
+from .args import MAX_CLASSES, MAX_DEPTH, add_timing_options, int_in, output_file, positive_batch
+
+# a preset resized with --depth / --num-classes is sized on the meta device before it is built
+MAX_PARAMS = 2_000_000_000
+
+
+def build_preset(name: str, connectivity: str, depth: int | None, num_classes: int | None):
+    """The preset, refused in one line if the overrides make it absurdly large."""
+    if depth is not None or num_classes is not None:
+        with torch.device("meta"):  # shapes only: no memory, no init
+            shell = create_model(name, connectivity, depth=depth, num_classes=num_classes)
+        params = shell.num_params()
+        if params > MAX_PARAMS:
+            given = {"--depth": depth, "--num-classes": num_classes}
+            sizes = " ".join(f"{flag} {v}" for flag, v in given.items() if v is not None)
+            raise ConfigError(
+                f"{name} with {sizes} has {si(params)} parameters ({mib(4 * params)} in "
+                f"float32); acn cost builds at most {si(MAX_PARAMS)}"
+            )
+    return create_model(name, connectivity, depth=depth, num_classes=num_classes)
 
 
 def resolve_model(name: str, connectivity: str, depth: int | None, num_classes: int | None):
     """A preset name (built fresh) or a model file / run directory (loaded)."""
     if name in PRESETS:
-        return create_model(name, connectivity, depth=depth, num_classes=num_classes)
+        return build_preset(name, connectivity, depth, num_classes)
     if Path(name).exists() or name.endswith(".safetensors") or "/" in name:
         if depth is not None or num_classes is not None:
             raise ConfigError("--depth/--num-classes apply to presets, not to a saved model")
@@ -33,29 +56,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Cost of a model preset (or a saved model / run directory), measured on its "
         "example input: distinct params, FLOPs = 2 x MACs counted with FlopCounterMode "
         "(attention included; also without attention, the paper's Table 6 convention), FLOPs "
-        "at every depth, size of the saved file and, with --time, latency and throughput.",
+        "at every depth, size of the saved file, and latency and throughput (--no-time skips "
+        "them).",
     )
     p.add_argument("model", help="preset name (see `acn models`), model file or run directory")
-    p.add_argument("--connectivity", default="acn", help="wiring of a preset (default: acn)")
-    p.add_argument("--depth", type=int, help="override a preset's number of blocks")
-    p.add_argument("--num-classes", type=int, help="override a preset's number of classes")
-    p.add_argument("--batch-size", type=int, default=1, help="batch the FLOPs are counted at")
-    p.add_argument("--time", action="store_true", help="also measure latency and throughput")
-    p.add_argument("--batch", type=int, default=256, help="throughput batch size (default 256)")
-    p.add_argument("--repeats", type=int, default=10, help="timed repeats (median reported)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed warm-up forwards")
-    p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    p.add_argument(
+        "--connectivity", choices=MODES, default="acn", help="wiring of a preset (default acn)"
+    )
+    p.add_argument(
+        "--depth", type=int_in(1, MAX_DEPTH), help="override a preset's number of blocks"
+    )
+    p.add_argument(
+        "--num-classes", type=int_in(1, MAX_CLASSES), help="override a preset's number of classes"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_batch,
+        default=1,
+        help="batch size the FLOPs are counted at (default 1)",
+    )
+    add_timing_options(p, repeats=10, warmup=3)
+    p.add_argument("--json", type=output_file, metavar="PATH", help="also write the report here")
     p.set_defaults(func=run)
 
 
 def measure(model: StackModel, args: argparse.Namespace) -> dict:
-    if args.batch_size < 1 or args.batch < 1:
-        raise ConfigError("batch sizes must be >= 1")
     return cost(
         model,
         args.batch_size,
-        timing=args.time,
-        throughput_batch=args.batch,
+        timing=not args.no_time,
+        throughput_batch=args.timing_batch,
         warmup=args.warmup,
         repeats=args.repeats,
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..experiments.demo import DEMO_EPOCHS, DemoResult, free_out_dir, run_demo
+from .args import MAX_EPOCHS, add_out, add_seed, int_in
 
 DEFAULT_OUT = "runs/demo"
 
@@ -12,20 +14,19 @@ DEFAULT_OUT = "runs/demo"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="train a residual and an ACN Mixer on MNIST-5k and compare them (about 3 min on CPU)",
+        help="residual vs ACN Mixer on MNIST-5k, side by side (~3 min)",
         description="Train a residual and an ACN version of the same small Mixer on the embedded "
         "MNIST-5k, then print the accuracy at every depth, each model's cutoff depth and the "
         "params and FLOPs of the cut models, and draw accuracy vs depth.",
     )
     p.add_argument(
-        "--epochs", type=int, default=None, help=f"epochs per model (default {DEMO_EPOCHS})"
-    )
-    p.add_argument(
-        "--out",
+        "--epochs",
+        type=int_in(1, MAX_EPOCHS),
         default=None,
-        help=f"output directory (default {DEFAULT_OUT}, or {DEFAULT_OUT}-N if taken)",
+        help=f"epochs per model (default {DEMO_EPOCHS})",
     )
-    p.add_argument("--seed", type=int, default=0)
+    add_out(p, f"default {DEFAULT_OUT}, or {DEFAULT_OUT}-N if taken")
+    add_seed(p, "both trainings")
     p.add_argument(
         "--quick", action="store_true", help="a few-second version on a tiny model (for tests)"
     )
@@ -33,8 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     out = free_out_dir(Path(args.out or DEFAULT_OUT), explicit=args.out is not None)
     result = run_demo(out, epochs=args.epochs, seed=args.seed, quick=args.quick)
     print(format_report(result))

@@ -1,15 +1,17 @@
-"""``acn exit RUN [RUN ...]``: early exit on trained runs; ``acn exit table7``: the paper's Table 7.
+"""``acn exit RUN [RUN ...]``: early exit on trained runs.
 
 For every run: the per-exit logits of the run's test split (cut into validation and test halves)
-are computed once, the threshold is calibrated on validation to meet ``--target-drop`` (or given
-with ``--tau``), and the test result at that threshold is printed with the expected-FLOPs speedup
-(Table 7's definition) and the measured wall-clock speedup at batch 1 and ``--batch``.
+are computed once, the threshold is calibrated on validation to lose at most ``--tolerance``
+accuracy points (or given with ``--tau``; with ``--heads final`` the single exit is a global cutoff
+at a calibrated depth or at ``--cutoff-depth``), and the test result is printed with the
+expected-FLOPs speedup (the paper's Table 7 definition) and the measured wall-clock speedup at
+batch 1 and ``--timing-batch``. The paper's Table 7 itself is an experiment of the suite
+(:mod:`acn.experiments.early_exit`).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -17,31 +19,35 @@ from ..exits.evaluate import ExitEvalConfig, ExitReport, evaluate_exits
 from ..exits.policies import POLICIES
 from ..exits.report import format_table, write_reports
 from ..exits.splits import load_exit_splits
-from ..experiments.early_exit import Table7Config
-from ..experiments.early_exit import run_table7 as run_all
 from ..models.base import StackModel
 from ..models.exit_heads import HEADS
 from ..runs.evaldata import find_run_config, run_config
 from ..serialization import load
 from ..utils import machine_line
-from .compress import add_eval_options, pick_device
-
-TABLE7 = "table7"
+from .args import (
+    MAX_DEPTH,
+    MAX_SAMPLES,
+    add_eval_options,
+    add_out,
+    add_seed,
+    add_timing_options,
+    check_out_dir,
+    finite_float,
+    int_in,
+    non_negative_float,
+    pick_device,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "exit",
-        help="early exit: calibrate a threshold, measure accuracy and speedup (Table 7)",
-        description="Early exit on trained runs. `acn exit RUN --policy entropy --target-drop 0.5` "
-        "calibrates the threshold on half of the run's test split and reports the other half. "
-        "`acn exit table7 [--epochs N] [--quick]` trains the paper's six configurations "
-        "(residual/ACN x plain/branches/shared head) on MNIST-5k and compares them "
-        "(a run directory literally named table7 can be given as ./table7).",
+        help="early exit: calibrate a threshold, measure accuracy and speed",
+        description="Early exit on trained runs. `acn exit RUN --policy entropy --tolerance 0.5` "
+        "calibrates the threshold on half of the run's test split and reports the other half, "
+        "with the expected-FLOPs and the measured wall-clock speedup.",
     )
-    p.add_argument(
-        "runs", nargs="+", metavar="RUN", help="run directories or model files, or table7"
-    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories or model files")
     p.add_argument(
         "--heads",
         choices=("auto", *HEADS),
@@ -55,42 +61,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--tau",
-        type=float,
-        help="fixed threshold instead of calibrating (entropy in nats, max-prob, patience n; "
-        "with --heads final: the cutoff depth)",
+        type=finite_float,
+        help="fixed threshold instead of calibrating (entropy in nats, max-prob, patience n)",
     )
     p.add_argument(
-        "--target-drop",
-        type=float,
+        "--cutoff-depth",
+        type=int_in(0, MAX_DEPTH),
+        help="with --heads final: a fixed cutoff depth instead of calibrating it",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=non_negative_float,
         default=0.5,
         help="accuracy points the calibrated threshold may lose on validation (default 0.5)",
     )
     add_eval_options(p)
-    p.add_argument("--batch", type=int, default=256, help="large timing batch (default 256)")
+    add_timing_options(p, repeats=5, warmup=1, batch_help=" and of the per-exit logits pass")
     p.add_argument(
-        "--latency-samples", type=int, default=100, help="samples timed at batch 1 (default 100)"
+        "--latency-samples",
+        type=int_in(1, MAX_SAMPLES),
+        default=100,
+        help="test samples timed one at a time (default 100)",
     )
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats, median used (default 5)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up passes (default 1)")
-    p.add_argument("--no-time", action="store_true", help="skip the wall-clock measurements")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the validation/test halves")
-    p.add_argument(
-        "--out",
-        help="write exit_report.json, sweep CSVs and sweep.png here "
-        "(default: RUN/exit for one run directory, runs/table7 for table7)",
-    )
-    p.add_argument("--epochs", type=int, help="table7: epochs per configuration (default 8)")
-    p.add_argument("--quick", action="store_true", help="table7: tiny models, 1 epoch (smoke test)")
+    add_seed(p, "the validation/test halves")
+    add_out(p, "exit_report.json, sweep CSVs and sweep.png; default: RUN/exit for one run")
     p.set_defaults(func=run)
 
 
-def eval_config(args: argparse.Namespace, heads: str = "shared") -> ExitEvalConfig:
+def eval_config(args: argparse.Namespace, heads: str) -> ExitEvalConfig:
+    """The measurement; ``--tau`` is a threshold and ``--cutoff-depth`` a depth, never mixed."""
+    if heads == "final" and args.tau is not None:
+        which = "--heads final" if args.heads == "final" else "this run has no exit heads"
+        raise ConfigError(f"--tau is an exit threshold, but {which}: use --cutoff-depth K")
+    if heads != "final" and args.cutoff_depth is not None:
+        raise ConfigError(f"--cutoff-depth needs --heads final (this run's exits: {heads})")
     return ExitEvalConfig(
         heads=heads,
         policy=args.policy,
-        tau=args.tau,
-        target_drop=args.target_drop,
-        batch_size=args.batch,
+        tau=args.cutoff_depth if heads == "final" else args.tau,
+        target_drop=args.tolerance,
+        batch_size=args.timing_batch,
         timing=not args.no_time,
         latency_samples=args.latency_samples,
         warmup=args.warmup,
@@ -113,60 +123,28 @@ def measure_run(args: argparse.Namespace, path: Path) -> tuple[ExitReport, str]:
     model = load(path, pick_device(args.device))
     heads = detect_heads(model, path) if args.heads == "auto" else args.heads
     cfg = eval_config(args, heads)
-    val, test, described = load_exit_splits(
-        model, path, args.data, args.eval_batch_size, args.split_seed
-    )
+    val, test, described = load_exit_splits(model, path, args.data, args.batch_size, args.seed)
     name = path.name if path.is_dir() else path.stem
     return evaluate_exits(model, val, test, cfg, name=name), described
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.eval_batch_size < 1:
-        raise ConfigError("--eval-batch-size must be >= 1")
-    eval_config(args)  # checks the measurement options before anything is loaded or trained
-    if args.runs == [TABLE7]:
-        return run_table7(args)
-    if args.epochs is not None or args.quick:
-        raise ConfigError("--epochs and --quick only apply to `acn exit table7`")
+    if args.heads != "auto":
+        eval_config(args, args.heads)  # option clashes fail before anything is loaded
+    out = args.out
+    if out is None and len(args.runs) == 1 and Path(args.runs[0]).is_dir():
+        out = check_out_dir(Path(args.runs[0]) / "exit")
     reports = []
     for run_path in args.runs:
         path = Path(run_path).expanduser()
         report, described = measure_run(args, path)
         print(f"{report.name}: {described}")
         reports.append(report)
-    print(format_table(reports, args.batch))
+    print(format_table(reports, args.timing_batch))
     _footer(reports)
-    out = args.out
-    if out is None and len(args.runs) == 1 and Path(args.runs[0]).is_dir():
-        out = Path(args.runs[0]) / "exit"
     if out is not None:
         paths = write_reports(reports, out)
         print(f"wrote {', '.join(str(p) for p in paths)}")
-    return 0
-
-
-def run_table7(args: argparse.Namespace) -> int:
-
-    if args.data is not None or args.tau is not None:
-        raise ConfigError("table7 trains on MNIST-5k and calibrates every row; drop --data/--tau")
-    changes = {"out_dir": args.out or "runs/table7"}
-    if args.epochs is not None:
-        if args.epochs < 1:
-            raise ConfigError(f"--epochs must be >= 1, got {args.epochs}")
-        changes["epochs"] = args.epochs
-    config = Table7Config.quick(**changes) if args.quick else Table7Config(**changes)
-    # the CLI's measurement options replace the defaults (quick mode keeps its short timing)
-    ev = eval_config(args)
-    if args.quick:
-        ev = dataclasses.replace(
-            ev, latency_samples=config.evaluation.latency_samples, repeats=1, warmup=0
-        )
-    config = dataclasses.replace(config, evaluation=ev)
-    reports = run_all(config)
-    print(format_table(reports, args.batch))
-    _footer(reports)
-    paths = write_reports(reports, config.out_dir)
-    print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
 
 
@@ -175,7 +153,7 @@ def _footer(reports: list[ExitReport]) -> None:
     rule = (
         f"calibrated on validation for a drop <= {r.target_drop} points"
         if r.calibrated
-        else "threshold given with --tau"
+        else "threshold given with --tau or --cutoff-depth"
     )
     print(
         "FLOPs x = FLOPs of the full residual model / expected FLOPs per sample (Table 7); "

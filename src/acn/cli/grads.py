@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..analysis.history import NORMALIZATIONS, Heatmap, run_heatmaps
 from ..analysis.plots import plot_heatmaps
-from ..errors import ConfigError
 from ..utils import atomic_write, json_safe
+from .args import add_out, check_out_dir
 from .probe import unique_names
 
 # view -> (file stem, title, colour-bar label, diverging colour map centred on 0)
@@ -33,7 +33,7 @@ FIGURES = {
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "grads",
-        help="heatmaps of per-block gradient norms, DG share and incremental accuracy",
+        help="heatmaps: gradient norms, DG share, incremental accuracy",
         description="Read RUN/metrics.jsonl of training runs and draw blocks x epochs heatmaps "
         "(one panel per run, one colour scale per figure): gradient norm per block, the "
         "direct-gradient share (if the runs were trained with dg_share: true) and each layer's "
@@ -42,20 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "raw values.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="training run directories")
-    p.add_argument("--normalize", choices=NORMALIZATIONS, default="none", help="(default none)")
-    p.add_argument("--out", help="output directory (default: RUN/grads for one run, else ./grads)")
+    p.add_argument(
+        "--normalize",
+        choices=NORMALIZATIONS,
+        default="none",
+        help="rescaling of the gradient norms (default none)",
+    )
+    add_out(p, "default: RUN/grads for one run, else ./grads")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     runs = [Path(r).expanduser() for r in args.runs]
-    out = (
-        Path(args.out).expanduser()
-        if args.out
-        else (runs[0] / "grads" if len(runs) == 1 else Path("grads"))
-    )
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a directory")
+    out = check_out_dir(args.out or (runs[0] / "grads" if len(runs) == 1 else Path("grads")))
     names = unique_names([r.resolve().name for r in runs])
     per_run = [run_heatmaps(r, name, args.normalize) for r, name in zip(runs, names)]
     written, data = [], {}

@@ -8,7 +8,11 @@ from ..models.registry import PRESETS, list_models
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list model presets")
+    p = sub.add_parser(
+        "models",
+        help="list the model presets",
+        description="List the model presets: name, family and description.",
+    )
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'vit_*'")
     p.set_defaults(func=run)
 

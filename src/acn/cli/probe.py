@@ -19,13 +19,23 @@ from ..runs.evaldata import EvalData, find_run_config, load_eval_data, run_confi
 from ..runs.inputs import check_fit
 from ..serialization import load, resolve_model_path
 from ..utils import atomic_write, json_safe
-from .compress import add_eval_options, pick_device
+from .args import (
+    MAX_BOOTSTRAP,
+    add_eval_options,
+    add_out,
+    add_seed,
+    check_out_dir,
+    int_in,
+    non_negative_float,
+    pick_device,
+    probability,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "probe",
-        help="accuracy at every depth, cutoff with a bootstrap interval, block influence",
+        help="accuracy per depth, cutoff with an interval, block influence",
         description="Score every depth 0..L of trained models through their shared head (one "
         "forward pass per batch), find the cutoff depth (the smallest depth within --tolerance "
         "accuracy points of the full model) with a bootstrap 95% interval over test samples, "
@@ -34,15 +44,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("models", nargs="+", metavar="RUN", help="run directories or model files")
     p.add_argument(
-        "--tolerance", type=float, default=0.5, help="accuracy points for the cutoff (0.5)"
+        "--tolerance",
+        type=non_negative_float,
+        default=0.5,
+        help="accuracy points for the cutoff depth (default 0.5)",
     )
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the noise (0)")
-    p.add_argument("--noise-sigma", type=float, default=0.0, help="Gaussian pixel noise std")
     p.add_argument(
-        "--salt-pepper", type=float, default=0.0, help="fraction of salt-and-pepper pixels"
+        "--bootstrap",
+        type=int_in(1, MAX_BOOTSTRAP),
+        default=1000,
+        help=f"bootstrap resamples, at most {MAX_BOOTSTRAP} (default 1000)",
     )
-    p.add_argument("--out", help="output directory (default: RUN/probe for one run, else ./probe)")
+    add_seed(p, "the bootstrap and the noise")
+    p.add_argument(
+        "--noise-sigma",
+        type=non_negative_float,
+        default=0.0,
+        help="std of Gaussian noise on the [0,1] pixels (default 0)",
+    )
+    p.add_argument(
+        "--salt-pepper",
+        type=probability,
+        default=0.0,
+        help="fraction of salt-and-pepper pixels (default 0)",
+    )
+    add_out(p, "default: RUN/probe for one run, else ./probe")
     add_eval_options(p)
     p.set_defaults(func=run)
 
@@ -55,9 +81,9 @@ def run_name(path: Path) -> str:
     return path.resolve().name if path.is_dir() else path.stem
 
 
-def default_out(paths: list[Path], given: str | None) -> Path:
+def default_out(paths: list[Path], given: Path | None) -> Path:
     if given is not None:
-        return Path(given).expanduser()
+        return given
     if len(paths) == 1:
         config = find_run_config(paths[0])
         if config is not None:
@@ -74,17 +100,6 @@ def with_noise(data: EvalData, sigma: float, salt_pepper: float) -> EvalData:
         raise ConfigError("--noise-sigma/--salt-pepper need image data")
     augment = dataclasses.replace(data.augment, noise_sigma=sigma, salt_pepper_p=salt_pepper)
     return EvalData(data.splits, augment)
-
-
-def check_args(args: argparse.Namespace) -> None:
-    if args.tolerance < 0:
-        raise ConfigError(f"--tolerance must be >= 0, got {args.tolerance}")
-    if args.bootstrap < 1:
-        raise ConfigError(f"--bootstrap must be >= 1, got {args.bootstrap}")
-    if args.eval_batch_size < 1:
-        raise ConfigError(f"--eval-batch-size must be >= 1, got {args.eval_batch_size}")
-    if args.noise_sigma < 0 or not 0 <= args.salt_pepper <= 1:
-        raise ConfigError("need --noise-sigma >= 0 and --salt-pepper in [0, 1]")
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -116,7 +131,7 @@ def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.dev
     }
     return probe(
         model,
-        data.batches(args.eval_batch_size),
+        data.batches(args.batch_size),
         name=name,
         tolerance=args.tolerance,
         bootstrap=args.bootstrap,
@@ -131,13 +146,10 @@ def write_text(path: Path, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_args(args)
     paths = [Path(m).expanduser() for m in args.models]
     for path in paths:
         resolve_model_path(path)  # fail on a missing model before any work
-    out = default_out(paths, args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a directory")
+    out = check_out_dir(default_out(paths, args.out))
     device = pick_device(args.device)
     names = unique_names([run_name(p) for p in paths])
     results = []

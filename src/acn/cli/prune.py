@@ -14,26 +14,25 @@ from pathlib import Path
 from typing import Any
 
 from ..compress.sweep import PruneCurve, plot_curves, prune_sweep
-from ..errors import ConfigError
 from ..runs.evaldata import eval_data
 from ..serialization import load
 from ..utils import atomic_write, machine_info, table
-from .compress import add_eval_options, pick_device
+from .args import add_eval_options, add_out, check_out_dir, non_negative_float, pick_device
 from .probe import run_name, unique_names
 
 DEFAULT_LEVELS = "0,10,20,30,40,50,60,70,80,90"
 
 
 def parse_levels(text: str) -> list[float]:
-    """'0,10,...,90' style percentages -> sorted fractions."""
+    """'0,10,...,90' style percentages -> sorted fractions (an argparse type)."""
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ConfigError(
-            f"--sparsities must be comma-separated percentages, got {text!r}"
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated percentages, got {text!r}"
         ) from None
-    if not values or any(not 0 <= v <= 100 for v in values):
-        raise ConfigError(f"--sparsities must be percentages in 0..100, got {text!r}")
+    if not values or any(not 0 <= v <= 100 for v in values):  # NaN fails 0 <= v
+        raise argparse.ArgumentTypeError(f"expected percentages in 0..100, got {text!r}")
     return sorted({v / 100 for v in values})
 
 
@@ -47,21 +46,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("runs", nargs="+", help="run directories or model files")
     p.add_argument(
-        "--sparsities", default=DEFAULT_LEVELS, help=f"percentages (default {DEFAULT_LEVELS})"
+        "--sparsities",
+        type=parse_levels,
+        default=DEFAULT_LEVELS,
+        help=f"percentages (default {DEFAULT_LEVELS})",
     )
-    p.add_argument("--out", default="prune", help="output directory (default ./prune)")
-    p.add_argument("--tolerance", type=float, default=0.5, help="cutoff tolerance (points)")
+    add_out(p, "default ./prune")
+    p.add_argument(
+        "--tolerance",
+        type=non_negative_float,
+        default=0.5,
+        help="accuracy points for the cutoff depth (default 0.5)",
+    )
     p.add_argument("--save-models", action="store_true", help="keep the pruned model files")
     add_eval_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    levels = parse_levels(args.sparsities)
-    if args.eval_batch_size < 1 or args.tolerance < 0:
-        raise ConfigError("need --eval-batch-size >= 1 and --tolerance >= 0")
+    levels = args.sparsities
     device = pick_device(args.device)
-    out = Path(args.out).expanduser()
+    out = check_out_dir(args.out or "prune")
     # load everything first, so a bad run fails before any long sweep
     jobs = []
     labels = unique_names([run_name(Path(r).expanduser()) for r in args.runs])
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     for label, model, data in jobs:
         curve = prune_sweep(
             model,
-            lambda d=data: d.test_batches(args.eval_batch_size, device),
+            lambda d=data: d.test_batches(args.batch_size, device),
             levels,
             label=label,
             tolerance=args.tolerance,

@@ -1,7 +1,10 @@
-"""``acn train CONFIG.yaml [--key=value ...]``: train one model into a run directory.
+"""``acn train CONFIG.yaml [--out DIR] [--section.key=value ...]``: train one model into a run directory.
 
-``acn train --resume RUN [--key=value ...]`` continues RUN from its checkpoint with the config it
-was started with; ``--print-config`` prints the resolved config (the defaults if no CONFIG) and exits.
+``--out DIR`` sets the config key ``out_dir``; any config key can be overridden as
+``--section.key=value`` (a hyphen in a key reads as an underscore: ``--batch-size=64`` is
+``--batch_size=64``). ``acn train --resume RUN [--key=value ...]`` continues RUN from its checkpoint
+with the config it was started with; ``--print-config`` prints the resolved config (the defaults if
+no CONFIG) and exits.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..runs.config import CONFIG_FILE, load_config, parse_overrides, to_yaml
 from ..train.loop import train
+from .args import output_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,10 +23,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train",
         allow_abbrev=False,  # so an override like --res=... is never read as --resume
         help="train a model from a YAML config",
-        description="Train a model. Any config key can be overridden as --section.key=value, "
-        "e.g. --optim.lr=3e-4 --model.overrides.depth=4 --epochs=20 --out_dir=runs/x.",
+        description="Train a model into the run directory --out. Any config key can be "
+        "overridden as --section.key=value, e.g. --optim.lr=3e-4 --model.overrides.depth=4 "
+        "--epochs=20 --batch-size=64 (the training batch size; a hyphen in a key reads as an "
+        "underscore).",
     )
     p.add_argument("config", nargs="?", help="YAML config file (see configs/)")
+    p.add_argument(
+        "--out",
+        type=output_dir,
+        metavar="DIR",
+        help="run directory (the config key out_dir; default: the config's)",
+    )
     p.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument(
@@ -31,14 +43,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, accepts_extra=True)
 
 
+def config_overrides(extra: list[str]) -> list[str]:
+    """``--batch-size=64`` -> ``--batch_size=64``: config keys are spelled with underscores."""
+    out = []
+    for arg in extra:
+        key, sep, value = arg.partition("=")
+        if arg.startswith("--") and sep:
+            arg = "--" + key[2:].replace("-", "_") + sep + value
+        out.append(arg)
+    return out
+
+
 def resolve(args: argparse.Namespace, extra: list[str]):
     """The TrainConfig the command line describes."""
-    overrides = parse_overrides(extra)
+    overrides = parse_overrides(config_overrides(extra))
+    if args.out is not None:
+        if "out_dir" in overrides:
+            raise ConfigError("give the run directory once: --out or --out_dir, not both")
+        overrides["out_dir"] = parse_overrides([f"--out_dir={args.out}"])["out_dir"]
     if args.resume:
         if args.config:
             raise ConfigError("give either a CONFIG file or --resume RUN, not both")
         if "out_dir" in overrides:
-            raise ConfigError("--out_dir cannot change when resuming; the run stays in RUN")
+            raise ConfigError("--out cannot change when resuming; the run stays in RUN")
         run_dir = Path(args.resume)
         if not (run_dir / CONFIG_FILE).is_file():
             raise ConfigError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")

@@ -1,0 +1,100 @@
+"""Every subcommand driven once with its flags, on one tiny run trained on an MNIST-5k subset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import acn
+from acn.cli import COMMANDS, main
+
+# 2 digits, 16 training images each, a 3-block Mixer of width 16: one epoch takes a second
+TRAIN = [
+    "configs/mnist_mixer_acn.yaml",
+    "--epochs=1",
+    "--batch-size=16",
+    "--eval-batch-size=100",
+    "--data.classes=2",
+    "--data.per_class=16",
+    "--optim.warmup_epochs=0",
+    "--model.overrides.depth=3",
+    "--model.overrides.dim=16",
+    "--model.overrides.token_hidden=8",
+    "--model.overrides.channel_hidden=16",
+    "--dg_share=true",
+    "--no-progress",
+]
+ROOT = Path(__file__).resolve().parent.parent
+TIMING = ["--timing-batch", "4", "--repeats", "1", "--warmup", "0"]
+SCORING = ["--batch-size", "100", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """`acn train CONFIG --out RUN ...`: the run every other command reads."""
+    out = tmp_path_factory.mktemp("e2e") / "run"
+    argv = ["train", str(ROOT / TRAIN[0]), "--out", str(out), *TRAIN[1:]]
+    assert main(argv) == 0
+    return out
+
+
+def commands(run: Path, out: Path) -> dict[str, list[str]]:
+    """One invocation per subcommand, each with the flags it takes."""
+    r = str(run)
+    return {
+        "demo": ["--quick", "--out", str(out / "demo"), "--seed", "1", "--epochs", "1"],
+        "models": ["mixer_*"],
+        "cost": [r, "--batch-size", "2", *TIMING, "--json", str(out / "cost" / "cost.json")],
+        "compress": [r, "--tolerance", "1", "--out", str(out / "compress"), *SCORING, *TIMING],
+        "prune": [r, "--sparsities", "0,50", "--tolerance", "1", "--save-models"]
+        + ["--out", str(out / "prune"), *SCORING],
+        "train": [
+            "--resume",
+            r,
+            "--epochs=2",
+            "--no-progress",
+        ],
+        "probe": [r, "--tolerance", "1", "--bootstrap", "10", "--seed", "1"]
+        + ["--noise-sigma", "0.1", "--salt-pepper", "0.01", "--out", str(out / "probe"), *SCORING],
+        "grads": [r, "--normalize", "epoch", "--out", str(out / "grads")],
+        "exit": [r, "--heads", "final", "--cutoff-depth", "2", "--latency-samples", "2"]
+        + ["--seed", "1", "--out", str(out / "exit"), *SCORING, *TIMING],
+    }
+
+
+# what each invocation leaves in --out (relative paths)
+WRITES = {
+    "demo": ["demo/demo.json", "demo/accuracy_vs_depth.png"],
+    "cost": ["cost/cost.json"],
+    "compress": ["compress/model.safetensors", "compress/compress.json"],
+    "prune": ["prune/prune.csv", "prune/prune.json", "prune/models/run/sparsity-50.safetensors"],
+    "probe": ["probe/run.csv", "probe/probe.json", "probe/accuracy_vs_depth.png"],
+    "grads": ["grads/grad_norms.png", "grads/dg_share.png", "grads/grads.json"],
+    "exit": ["exit/exit_report.json", "exit/sweep.png"],
+}
+
+
+def test_every_subcommand_has_an_end_to_end_row(tmp_path):
+    assert sorted(commands(tmp_path, tmp_path)) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("name", [c for c in COMMANDS if c != "train"] + ["train"])
+def test_subcommand_end_to_end(name, run, tmp_path, capsys):
+    argv = commands(run, tmp_path)[name]
+    assert main([name, *argv]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert out.strip()
+    for rel in WRITES.get(name, []):
+        assert (tmp_path / rel).is_file(), rel
+    if name == "compress":
+        assert acn.load(tmp_path / "compress").depth <= 3
+    if name == "exit":
+        report = json.loads((tmp_path / "exit" / "exit_report.json").read_text())[0]
+        assert report["policy"] == "cutoff" and report["tau"] == 2 and report["wall"]
+    if name == "cost":
+        report = json.loads((tmp_path / "cost" / "cost.json").read_text())
+        assert report["batch_size"] == 2 and report["speed"]
+    if name == "train":  # last: resumed to epoch 2 in place
+        assert [r["epoch"] for r in acn.train.read_metrics(run)] == [1, 2]
