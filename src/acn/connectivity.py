@@ -218,6 +218,15 @@ class ConnectedStack(nn.Module):
             outs.append(readout(self.read(state)))
         return outs
 
+    def keep_first(self, depth: int) -> None:
+        """Drop every block after the first ``depth`` (in place), with their dense-mode weights."""
+        depth = self._check_depth(depth)
+        self.blocks = self.blocks[:depth]
+        if self.dwa is not None:
+            self.dwa = self.dwa[:depth]
+        if self.proj is not None:
+            self.proj = self.proj[:depth]
+
     def _check_depth(self, depth: int) -> int:
         if not 0 <= depth <= self.depth:
             raise ConfigError(f"depth must be in 0..{self.depth}, got {depth}")

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ..connectivity import ConnectedStack, StackState, block_residual, check_mode, connect
 from ..errors import ConfigError
+from .timm_api import TimmFeatures
 
 POOLS = ("cls", "mean", "none")
 OnStep = Callable[[StackState, StackState], None]
@@ -54,11 +55,14 @@ def _normalise_branches(config: ModelConfig) -> ModelConfig:
     return dataclasses.replace(config, exit_branches=branches)
 
 
-class StackModel(nn.Module):
+class StackModel(TimmFeatures, nn.Module):
     """Base class of all model families; see the module docstring.
 
     Public interface: ``depth``, ``forward(x)``, ``logits_per_depth(x)``, ``truncate(k)``,
-    ``example_input(batch_size)``, ``config`` (a dataclass) and ``family``.
+    ``example_input(batch_size)``, ``config`` (a dataclass) and ``family``; timm's
+    ``forward_features``/``forward_head``/``forward_intermediates``/``prune_intermediate_layers``
+    (:mod:`acn.models.timm_api`). Extra keyword inputs (BERT's ``attention_mask``) go to
+    :meth:`block_kwargs`.
     """
 
     family: ClassVar[str] = ""
@@ -132,8 +136,10 @@ class StackModel(nn.Module):
     def init_weights(self) -> None:
         """Family-specific init; the default keeps PyTorch's (as the authors' code does)."""
 
-    def block_kwargs(self, x: Tensor) -> dict[str, Any]:
+    def block_kwargs(self, x: Tensor, **inputs: Any) -> dict[str, Any]:
         """Extra per-input arguments every block receives (e.g. an attention mask)."""
+        if inputs:
+            raise ConfigError(f"{self.family} models take no extra inputs, got {sorted(inputs)}")
         return {}
 
     def example_input(
@@ -162,9 +168,9 @@ class StackModel(nn.Module):
             return rep.mean(dim=1)
         return rep
 
-    def start(self, x: Tensor) -> tuple[Tensor, dict[str, Any]]:
+    def start(self, x: Tensor, **inputs: Any) -> tuple[Tensor, dict[str, Any]]:
         """Embed ``x``; returns x_0 and the block keyword arguments for this input."""
-        return self.embed(x), self.block_kwargs(x)
+        return self.embed(x), self.block_kwargs(x, **inputs)
 
     def feature(self, rep: Tensor) -> Tensor:
         """The pooled, normed feature of a representation read off the stack (any depth): what
@@ -175,27 +181,27 @@ class StackModel(nn.Module):
         """Head applied to a representation read off the stack (any depth)."""
         return self.head(self.feature(rep))
 
-    def forward(self, x: Tensor, depth: int | None = None) -> Tensor:
+    def forward(self, x: Tensor, depth: int | None = None, **inputs: Any) -> Tensor:
         """Prediction of the network using its first ``depth`` blocks (default: all)."""
-        x0, kwargs = self.start(x)
+        x0, kwargs = self.start(x, **inputs)
         return self.predict(self.stack(x0, depth, **kwargs))
 
-    def features_per_depth(self, x: Tensor, on_step: OnStep | None = None) -> Tensor:
+    def features_per_depth(self, x: Tensor, on_step: OnStep | None = None, **inputs: Any) -> Tensor:
         """Pooled, normed features at depth 0..L, stacked: [L+1, B, ...]; one pass.
 
         ``on_step(before, after)`` is called with the stack states around every block."""
-        x0, kwargs = self.start(x)
+        x0, kwargs = self.start(x, **inputs)
         return torch.stack(
             self.stack.per_depth(x0, readout=self.feature, on_step=on_step, **kwargs)
         )
 
-    def logits_per_depth(self, x: Tensor, on_step: OnStep | None = None) -> Tensor:
+    def logits_per_depth(self, x: Tensor, on_step: OnStep | None = None, **inputs: Any) -> Tensor:
         """The L+1 predictions of depth 0..L through the model's own head, from ONE forward pass.
 
         Returns a tensor [L+1, B, ...]: index k is the prediction using the first k blocks, index
         -1 equals ``model(x)``. The head runs once, batched over all depths.
         """
-        return self.head(self.features_per_depth(x, on_step))
+        return self.head(self.features_per_depth(x, on_step, **inputs))
 
     def truncate(self, k: int) -> StackModel:
         """A standalone model with the first ``k`` blocks; its output equals

@@ -90,6 +90,21 @@ class MLMHead(nn.Module):
         return F.linear(self.norm(F.gelu(self.dense(x))), self.word[0].weight, self.bias)
 
 
+@dataclass
+class BertOutput:
+    """``model(ids, return_dict=True)``: as Hugging Face's output, by attribute or by key.
+
+    ``hidden_states`` (with ``output_hidden_states=True``) holds depth+1 tensors [B, T, D]: the
+    embedding output and then what the head reads after each layer (for an ACN, the partial sums
+    x_0 + ... + x_k)."""
+
+    logits: Tensor
+    hidden_states: tuple[Tensor, ...] | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
 class BertModel(StackModel):
     """Token ids -> embeddings -> L post-LN encoder layers -> MLM or pooler/classifier head."""
 
@@ -129,12 +144,40 @@ class BertModel(StackModel):
         with torch.no_grad():
             self.embed.word.weight[self.config.pad_id].zero_()
 
-    def block_kwargs(self, x: Tensor) -> dict[str, Any]:
+    def block_kwargs(self, x: Tensor, attention_mask: Tensor | None = None) -> dict[str, Any]:
+        """The SDPA key mask: from ``attention_mask`` (Hugging Face's: 1 = attend, 0 = padding)
+        when given, which keeps the graph free of data-dependent branches (export), else from
+        the pad ids (none at all when a batch has no padding: the fast unmasked kernel)."""
+        if attention_mask is not None:
+            return {"attn_mask": attention_mask.bool()[:, None, None, :]}
         pad = x == self.config.pad_id
         if not bool(pad.any()):
             return {}
         # boolean SDPA mask, True = attend; padding keys are masked for every query
         return {"attn_mask": (~pad)[:, None, None, :]}
+
+    def forward(
+        self,
+        x: Tensor,
+        depth: int | None = None,
+        *,
+        attention_mask: Tensor | None = None,
+        output_hidden_states: bool = False,
+        return_dict: bool = False,
+    ) -> Tensor | BertOutput:
+        """Logits (``depth``: of the first ``depth`` blocks), or with ``return_dict`` a
+        :class:`BertOutput`; ``output_hidden_states`` adds what the head reads at every depth,
+        from the same pass (Hugging Face's semantics: embeddings first, then one per layer)."""
+        if not (return_dict or output_hidden_states):
+            return super().forward(x, depth, attention_mask=attention_mask)
+        x0, kwargs = self.start(x, attention_mask=attention_mask)
+        depth = self.depth if depth is None else self.stack._check_depth(depth)
+        state, states = self.stack.start(x0), [x0]
+        for _ in range(depth):
+            state = self.stack.step(state, **kwargs)
+            states.append(self.stack.read(state))
+        hidden = tuple(states) if output_hidden_states else None
+        return BertOutput(logits=self.predict(states[-1]), hidden_states=hidden)
 
     def no_weight_decay(self) -> set[str]:
         return {"embed.word.weight", "embed.position.weight", "embed.token_type.weight"}
