@@ -8,7 +8,7 @@ from .compress.cost import cost
 from .connectivity import MODES, ConnectedStack, block_residual, connect
 from .errors import ACNError, CheckpointError, ConfigError, DataError, TrainingDivergedError
 from .models import StackModel, create_model, list_models
-from .serialization import load, save
+from .serialization import from_pretrained, load, save
 
 __version__ = "0.1.0"
 
@@ -25,6 +25,7 @@ __all__ = [
     "connect",
     "cost",
     "create_model",
+    "from_pretrained",
     "list_models",
     "load",
     "save",

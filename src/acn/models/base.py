@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ..connectivity import ConnectedStack, StackState, block_residual, check_mode, connect
 from ..errors import ConfigError
+from .pretrained import PretrainedIO
 from .timm_api import TimmFeatures
 
 POOLS = ("cls", "mean", "none")
@@ -55,14 +56,14 @@ def _normalise_branches(config: ModelConfig) -> ModelConfig:
     return dataclasses.replace(config, exit_branches=branches)
 
 
-class StackModel(TimmFeatures, nn.Module):
+class StackModel(TimmFeatures, PretrainedIO, nn.Module):
     """Base class of all model families; see the module docstring.
 
     Public interface: ``depth``, ``forward(x)``, ``logits_per_depth(x)``, ``truncate(k)``,
     ``example_input(batch_size)``, ``config`` (a dataclass) and ``family``; timm's
     ``forward_features``/``forward_head``/``forward_intermediates``/``prune_intermediate_layers``
-    (:mod:`acn.models.timm_api`). Extra keyword inputs (BERT's ``attention_mask``) go to
-    :meth:`block_kwargs`.
+    (:mod:`acn.models.timm_api`); ``save_pretrained(DIR)`` (:mod:`acn.models.pretrained`).
+    Extra keyword inputs (BERT's ``attention_mask``) go to :meth:`block_kwargs`.
     """
 
     family: ClassVar[str] = ""

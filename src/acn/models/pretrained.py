@@ -1,0 +1,77 @@
+"""What a saved model records about itself, and Hugging Face's ``save_pretrained`` layout.
+
+A model file is safetensors weights whose metadata holds the family and the config
+(:func:`model_metadata`). ``model.save_pretrained(DIR)`` writes that same file as
+``DIR/model.safetensors`` plus ``DIR/config.json`` (the config as plain JSON, with the family and
+format), the layout Hugging Face tools expect; ``acn.from_pretrained(DIR)`` and every command
+that takes a model read it back. Local directories only: nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import save_model
+
+from ..errors import CheckpointError
+from ..utils import atomic_write, write_json
+
+FORMAT_VERSION = "1"
+MODEL_FILE = "model.safetensors"
+CONFIG_JSON = "config.json"
+# keys of config.json that describe the file, not the model's config
+_FILE_KEYS = ("acn_format", "family", "architectures")
+
+
+def model_metadata(model: Any) -> dict[str, str]:
+    """What a model file records about the architecture (strings, as safetensors requires)."""
+    return {
+        "acn_format": FORMAT_VERSION,
+        "family": model.family,
+        "config": json.dumps(dataclasses.asdict(model.config)),
+    }
+
+
+def pretrained_config(model: Any) -> dict[str, Any]:
+    """The ``config.json`` of ``model``: file keys first, then every config field."""
+    return {
+        "acn_format": FORMAT_VERSION,
+        "family": model.family,
+        "architectures": [type(model).__name__],
+        **dataclasses.asdict(model.config),
+    }
+
+
+def metadata_from_config_json(path: str | os.PathLike) -> dict[str, str]:
+    """Model-file metadata rebuilt from a ``config.json`` (for weights saved without it)."""
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"unreadable {path}: {e}") from None
+    if not isinstance(values, dict) or values.get("acn_format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} is not an acn config.json (no acn_format)")
+    config = {k: v for k, v in values.items() if k not in _FILE_KEYS}
+    return {
+        "acn_format": FORMAT_VERSION,
+        "family": str(values.get("family")),
+        "config": json.dumps(config),
+    }
+
+
+class PretrainedIO:
+    """Mixin for :class:`acn.models.base.StackModel`: ``save_pretrained(DIR)``."""
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``save_directory`` (created if
+        needed), each atomically; the weights file is also a standalone acn model file."""
+        d = Path(save_directory).expanduser()
+        if d.exists() and not d.is_dir():
+            raise CheckpointError(f"{d} exists and is not a directory")
+        meta = model_metadata(self)
+        atomic_write(d / MODEL_FILE, lambda tmp: save_model(self, tmp, metadata=meta))
+        write_json(d / CONFIG_JSON, pretrained_config(self))
+        return d
