@@ -15,7 +15,18 @@ import sys
 from ..errors import ACNError
 
 # subcommand modules, in the order `acn --help` lists them
-COMMANDS = ["demo", "models", "cost", "compress", "prune", "train", "probe", "grads", "exit"]
+COMMANDS = [
+    "demo",
+    "models",
+    "cost",
+    "compress",
+    "prune",
+    "train",
+    "probe",
+    "grads",
+    "exit",
+    "export",
+]
 
 
 class OneLineParser(argparse.ArgumentParser):

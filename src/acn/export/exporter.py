@@ -1,0 +1,129 @@
+"""``export_model``: cut a model, export it, reload the file, check it against eager PyTorch.
+
+The file is written to a temporary name next to ``out``, reloaded and run there, and renamed
+only when it matches eager PyTorch within ``atol``: a failed export or a failed check leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..models.base import StackModel
+from ..utils import atomic_write
+from . import to_onnx, to_pt2
+from .graph import LogitsGraph, graph_inputs, trace_example
+from .inputs import test_inputs
+from .parity import Parity, compare
+
+FORMATS: dict[str, ModuleType] = {"onnx": to_onnx, "pt2": to_pt2}
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_model` wrote and how closely it matches eager PyTorch."""
+
+    path: Path
+    format: str
+    depth: int
+    full_depth: int
+    all_depths: bool
+    size_bytes: int
+    parity: Parity
+
+
+def check_format(fmt: str) -> ModuleType:
+    """The exporter for ``fmt``; for ONNX, also checks that the extra is installed."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "onnx":
+        to_onnx.check_extra()
+    return FORMATS[fmt]
+
+
+def check_depth(model: StackModel, depth: int | None) -> int:
+    if depth is None:
+        return model.depth
+    if not 0 <= depth <= model.depth:
+        raise ConfigError(
+            f"--depth must be in 0..{model.depth} for this {model.depth}-block model, got {depth}"
+        )
+    return depth
+
+
+def check_out(out: Path) -> Path:
+    """``out`` if a file can be created there (its nearest existing folder is writable)."""
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give a file path")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {out}: {folder} is not a writable directory")
+    return out
+
+
+def export_model(
+    model: StackModel,
+    out: str | os.PathLike,
+    fmt: str = "onnx",
+    *,
+    depth: int | None = None,
+    all_depths: bool = False,
+    inputs: Tensor | None = None,
+    atol: float = 1e-4,
+) -> ExportResult:
+    """Export the first ``depth`` blocks of ``model`` (default: all) to ``out`` as ``fmt``.
+
+    The graph outputs the logits, or with ``all_depths`` the logits at depth 0..depth [depth+1,
+    B, ...] from one pass. The written file is reloaded and run on ``inputs`` (default: 8 example
+    inputs, text ones with padding) next to eager PyTorch; a max absolute logit difference above
+    ``atol`` is an error and nothing is written.
+    """
+    backend = check_format(fmt)
+    depth = check_depth(model, depth)
+    out = check_out(Path(out).expanduser())
+    small = model.truncate(depth).eval()
+    graph = LogitsGraph(small, all_depths).eval()
+    trace = graph_inputs(small, trace_example(small))
+    test = graph_inputs(small, test_inputs(small, None, 8) if inputs is None else inputs)
+    with torch.no_grad():
+        eager = graph(*test.args)
+    checked: dict[str, object] = {}
+
+    def write_and_check(tmp: str) -> None:
+        backend.write(graph, trace, tmp)
+        parity = compare(backend.run(tmp, test.args), eager, all_depths)
+        if not parity.max_abs_diff <= atol:
+            raise ConfigError(
+                f"the exported graph differs from eager PyTorch by {parity.max_abs_diff:.3g} "
+                f"(> --atol {atol:g}); nothing written"
+            )
+        checked.update(parity=parity, size=os.path.getsize(tmp))
+
+    new_folders = [d for d in out.parents if not d.exists()]
+    try:
+        atomic_write(out, write_and_check)
+    except BaseException as e:
+        for folder in new_folders:  # deepest first: leave no empty folders behind either
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        if isinstance(e, OSError):
+            raise ConfigError(f"cannot write {out}: {e.strerror or e}") from None
+        raise
+    return ExportResult(
+        path=out,
+        format=fmt,
+        depth=depth,
+        full_depth=model.depth,
+        all_depths=all_depths,
+        size_bytes=int(checked["size"]),  # type: ignore[arg-type]
+        parity=checked["parity"],  # type: ignore[arg-type]
+    )
