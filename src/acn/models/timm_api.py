@@ -110,7 +110,7 @@ class TimmFeatures:
         taken, last = take_indices(self.depth, indices)  # type: ignore[attr-defined]
         stack = self.stack  # type: ignore[attr-defined]
         x0, kwargs = self.start(x, **inputs)  # type: ignore[attr-defined]
-        fmt = self._check_format(output_fmt, x0)
+        fmt = self._check_format(output_fmt)
         state = stack.start(x0)
         intermediates = []
         for i in range(last + 1 if stop_early else stack.depth):
@@ -144,8 +144,10 @@ class TimmFeatures:
         return taken
 
     # -- output formats --------------------------------------------------------------------------
-    def _check_format(self, output_fmt: str | None, x0: Tensor) -> str:
-        native = "NC" if x0.ndim == 2 else ("NCHW" if self._grid() is not None else "NLC")
+    def _check_format(self, output_fmt: str | None) -> str:
+        native = "NCHW" if self._grid() is not None else "NLC"
+        if not self.has_tokens:  # type: ignore[attr-defined]
+            native = "NC"
         fmt = output_fmt or native
         allowed = {"NC": ("NC",), "NLC": ("NLC",), "NCHW": ("NCHW", "NLC")}[native]
         if fmt not in allowed:
