@@ -78,6 +78,13 @@ CASES = {
     "models": [
         (["mixer_*", "--depth", "3"], "unrecognized arguments: --depth 3"),
     ],
+    "export": [
+        (["{run}", "--format", "tflite"], "argument --format: invalid choice"),
+        (["{run}", "--format", "pt2", "--depth", "9"], r"--depth must be in 0\.\.3"),
+        (["{run}", "--format", "pt2", "--out", FILE], "argument --out: .* is a file"),
+        (["{run}", "--format", "pt2", "--atol", "nan"], "argument --atol: must be a finite"),
+        (["{blocked}", "--format", "pt2"], r"--out .*export is a file"),
+    ],
 }
 
 
@@ -87,7 +94,7 @@ def places(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bad")
     run = make_run(root, "acn", steps=2)
     blocked = make_run(root / "blocked", "acn", steps=2)
-    for name in ("probe", "compressed", "grads", "exit"):
+    for name in ("probe", "compressed", "grads", "exit", "export"):
         (blocked / name).write_text("a file where the default output directory would go")
     (blocked / "metrics.jsonl").write_text('{"epoch": 1}\n')
     (root / "a-file").write_text("not a directory")

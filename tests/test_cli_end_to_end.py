@@ -61,6 +61,17 @@ def commands(run: Path, out: Path) -> dict[str, list[str]]:
         "grads": [r, "--normalize", "epoch", "--out", str(out / "grads")],
         "exit": [r, "--heads", "final", "--cutoff-depth", "2", "--latency-samples", "2"]
         + ["--seed", "1", "--out", str(out / "exit"), *SCORING, *TIMING],
+        "export": [r, "--format", "pt2", "--depth", "2", "--all-depths", "--tolerance", "1"]
+        + [
+            "--out",
+            str(out / "export"),
+            "--batch-size",
+            "8",
+            "--atol",
+            "1e-4",
+            "--data",
+            "mnist5k",
+        ],
     }
 
 
@@ -73,6 +84,7 @@ WRITES = {
     "probe": ["probe/run.csv", "probe/probe.json", "probe/accuracy_vs_depth.png"],
     "grads": ["grads/grad_norms.png", "grads/dg_share.png", "grads/grads.json"],
     "exit": ["exit/exit_report.json", "exit/sweep.png"],
+    "export": ["export/model.d2-all.pt2", "export/model.d2-all.pt2.json"],
 }
 
 

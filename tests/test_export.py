@@ -3,6 +3,8 @@ directory / model file / pretrained directory, and its one-line errors (no parti
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,7 +16,7 @@ import acn
 from _compress_runs import make_run
 from _export_helpers import FAMILY_PRESETS, block_indices, tiny
 from acn.cli import main
-from acn.export import export_model
+from acn.export import Parity, export_model
 
 
 @pytest.fixture(scope="module")
@@ -71,15 +73,18 @@ def test_command_on_a_run_and_a_pretrained_dir(run, tmp_path, capsys):
     assert main(["export", str(run), "--format", "pt2", "--cutoff", "--batch-size", "16"]) == 0
     text = capsys.readouterr().out
     assert "cutoff depth" in text and "16 test inputs" in text and "top-1 agreement 100.00%" in text
-    assert len(list((run / "export").glob("model.d*.pt2"))) == 1
+    (path,) = (run / "export").glob("model.d*.pt2")
+    report = json.loads(path.with_name(path.name + ".json").read_text())
+    assert report["parity"]["max_abs_diff"] <= 1e-4 and report["inputs"] == "test inputs"
 
     model = acn.load(run)
     pre = model.save_pretrained(tmp_path / "pre")
-    out = tmp_path / "deploy" / "cut.pt2"
+    out = tmp_path / "deploy"
     assert main(["export", str(pre), "--format", "pt2", "--depth", "1", "--out", str(out)]) == 0
     with torch.no_grad():
         x = model.example_input(2)
-        torch.testing.assert_close(torch.export.load(str(out)).module()(x), model(x, depth=1))
+        program = torch.export.load(str(out / "model.d1.pt2"))
+        torch.testing.assert_close(program.module()(x), model(x, depth=1))
 
 
 def listing(root):
@@ -90,30 +95,29 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_files(run, tmp_path, capsys,
     before = listing(run)
     (tmp_path / "a_file").write_text("x")
     bad = [
-        ["--format", "tflite"],
-        ["--format", "pt2", "--depth", "4"],
-        ["--format", "pt2", "--depth", "-1"],
-        ["--format", "pt2", "--out", str(tmp_path / "a_file" / "m.pt2")],
-        ["--format", "pt2", "--out", str(tmp_path)],
-        ["--format", "pt2", "--atol", "0", "--depth", "3"],  # parity check fails: nothing kept
+        (["--format", "tflite"], "argument --format: invalid choice"),
+        (["--format", "pt2", "--depth", "4"], r"--depth must be in 0\.\.3"),
+        (["--format", "pt2", "--depth", "-1"], "argument --depth: must be in 0"),
+        (["--format", "pt2", "--out", str(tmp_path / "a_file")], "is a file"),
+        (["--format", "pt2", "--out", str(tmp_path / "a_file" / "d")], "not a directory"),
+        (["--format", "pt2", "--atol", "nan"], "argument --atol: must be a finite number"),
+        (
+            ["--format", "pt2", "--out", str(tmp_path / "new")],
+            "differs from eager.*nothing written",
+        ),
     ]
-    # a tiny atol: ONNX Runtime / torch.export differ from eager by ~1e-7 on this run
-    monkeypatch.setattr("acn.export.exporter.compare", _always_off)
-    for args in bad:
+    monkeypatch.setattr("acn.export.exporter.compare", _always_off)  # a failed parity check
+    for args, match in bad:
         assert main(["export", str(run), *args]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("acn: error: ") and "\n" not in err, err
+        assert re.search(match, err), (match, err)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # the extra is not installed
     assert main(["export", str(run), "--format", "onnx"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == len(bad) + 1 and all(e.startswith("acn: error: ") for e in err), err
-    assert "unknown export format" in err[0] and "0..3" in err[1]
-    assert "not a writable directory" in err[3] and "is a directory" in err[4]
-    assert "nothing written" in err[5]
-    assert 'pip install -e ".[export]"' in err[-1]
+    assert 'pip install -e ".[export]"' in capsys.readouterr().err
     assert listing(run) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
 def _always_off(exported, eager, all_depths=False):
-    from acn.export.parity import Parity
-
     return Parity(max_abs_diff=1.0, top1_agreement=0.0, num_inputs=int(eager.shape[0]))

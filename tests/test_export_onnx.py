@@ -62,7 +62,7 @@ def test_command_all_depths_from_a_model_file(tmp_path, capsys):
     model = tiny("mlp_s4", "acn", depth=2)
     file = acn.save(model, tmp_path / "mlp.safetensors")
     assert main(["export", str(file), "--format", "onnx", "--all-depths"]) == 0
-    out = tmp_path / "mlp.d2-all.onnx"
+    out = tmp_path / "mlp-export" / "model.d2-all.onnx"
     text = capsys.readouterr().out
     assert "logits at every depth 0..2" in text and "64 example inputs" in text
     x = model.example_input(3)

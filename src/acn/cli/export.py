@@ -4,96 +4,123 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import ConfigError
 from ..export import FORMATS, ExportResult, export_model
 from ..export.exporter import check_depth, check_format
 from ..export.inputs import cutoff, run_data, test_inputs
-from ..serialization import load, resolve_model_path
-from ..utils import mib
+from ..serialization import load
+from ..utils import json_safe, mib, write_json
+from .args import (
+    MAX_DEPTH,
+    add_out,
+    check_out_dir,
+    int_in,
+    non_negative_float,
+    positive_batch,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="export a (cut) model to ONNX or torch.export and check it against PyTorch",
+        help="a (cut) model as ONNX or torch.export, checked against PyTorch",
         description="Write the first K blocks of a model (all, --depth K, or the cutoff depth) "
         "as an ONNX file (dynamo exporter, run with ONNX Runtime) or a torch.export program "
         "(.pt2), with a dynamic batch axis (text: sequence axis too, and an attention_mask "
-        "input). The file is reloaded and compared with eager PyTorch on the run's test "
-        "inputs (or example inputs for a bare model file) before it is kept.",
+        "input), as OUT/model.dK.EXT with a JSON report beside it. The file is reloaded and "
+        "compared with eager PyTorch on the run's test inputs (example inputs for a model "
+        "without a run) before it is kept.",
     )
     p.add_argument("model", help="run directory, model file (.safetensors) or pretrained directory")
-    p.add_argument("--format", required=True, help=f"{' or '.join(FORMATS)}")
+    p.add_argument("--format", required=True, choices=list(FORMATS), help="file format")
     cut = p.add_mutually_exclusive_group()
-    cut.add_argument("--depth", type=int, help="keep exactly this many blocks")
-    cut.add_argument("--cutoff", action="store_true", help="keep the cutoff depth (test split)")
-    p.add_argument("--tolerance", type=float, default=0.5, help="cutoff: accuracy points (0.5)")
+    cut.add_argument("--depth", type=int_in(0, MAX_DEPTH), help="keep exactly this many blocks")
+    cut.add_argument(
+        "--cutoff", action="store_true", help="keep the cutoff depth (scored on the test split)"
+    )
+    p.add_argument(
+        "--tolerance",
+        type=non_negative_float,
+        default=0.5,
+        help="with --cutoff: accuracy points the cut model may lose (default 0.5)",
+    )
     p.add_argument(
         "--all-depths",
         action="store_true",
-        help="one graph whose output is the logits at "
-        "every depth 0..K, [K+1, batch, ...], from one pass",
+        help="one graph whose output is the logits at every depth 0..K, [K+1, batch, ...]",
+    )
+    add_out(p, "default: RUN/export, or MODEL-export beside a model file")
+    p.add_argument("--data", metavar="SPEC", help="test data (default: the run's config.yaml)")
+    p.add_argument(
+        "--batch-size",
+        type=positive_batch,
+        default=64,
+        help="batch size of the test inputs the file is checked on (default 64)",
     )
     p.add_argument(
-        "--out", help="output file (default: RUN/export/model.dK.EXT or beside the file)"
+        "--atol",
+        type=non_negative_float,
+        default=1e-4,
+        help="largest absolute logit difference from eager PyTorch kept (default 1e-4)",
     )
-    p.add_argument("--data", metavar="SPEC", help="test data (default: the run's config.yaml)")
-    p.add_argument("--batch-size", type=int, default=64, help="test inputs compared (64)")
-    p.add_argument("--atol", type=float, default=1e-4, help="max abs logit difference (1e-4)")
     p.set_defaults(func=run)
 
 
-def default_out(source: Path, fmt: str, depth: int, all_depths: bool) -> Path:
-    """RUN/export/model.d6.onnx for a directory, m.d6.onnx beside a model file m.safetensors."""
-    tag = f"d{depth}" + ("-all" if all_depths else "")
-    suffix = FORMATS[fmt].SUFFIX
+def default_out(source: Path, given: Path | None) -> Path:
+    """The output directory: RUN/export for a directory, MODEL-export beside a model file."""
+    if given is not None:
+        return given
     if source.is_dir():
-        return source / "export" / f"model.{tag}{suffix}"
-    return source.with_name(f"{source.stem}.{tag}{suffix}")
+        return check_out_dir(source / "export")
+    return check_out_dir(source.with_name(f"{source.stem}-export"))
 
 
-def describe(result: ExportResult, source: str) -> list[str]:
+def file_name(fmt: str, depth: int, all_depths: bool) -> str:
+    """model.d6.onnx, model.d6-all.pt2 ..."""
+    return f"model.d{depth}{'-all' if all_depths else ''}{FORMATS[fmt].SUFFIX}"
+
+
+def describe(result: ExportResult, inputs: str) -> list[str]:
     """The lines the command prints."""
     p = result.parity
     what = f"logits at every depth 0..{result.depth}" if result.all_depths else "logits"
     return [
         f"exported {result.depth} of {result.full_depth} blocks ({what}) as {result.format}: "
         f"{result.path} ({mib(result.size_bytes)})",
-        f"parity with eager PyTorch on {source}: max |logit diff| {p.max_abs_diff:.2e}, "
+        f"parity with eager PyTorch on {inputs}: max |logit diff| {p.max_abs_diff:.2e}, "
         f"top-1 agreement {100 * p.top1_agreement:.2f}%",
     ]
 
 
 def run(args: argparse.Namespace) -> int:
-    check_format(args.format)  # before any loading: unknown format, missing extra
-    if args.atol < 0:
-        raise ConfigError(f"--atol must be >= 0, got {args.atol}")
+    check_format(args.format)  # before any loading: a missing extra
     source = Path(args.model).expanduser()
+    out_dir = default_out(source, args.out)
     model = load(source)
     data = run_data(model, source, args.data)
     depth = cutoff(model, data, args.tolerance) if args.cutoff else check_depth(model, args.depth)
-    if args.out is not None:
-        out = Path(args.out).expanduser()
-        if out.exists() and out.resolve() == resolve_model_path(source).resolve():
-            raise ConfigError(f"--out {out} is the model being exported; choose another path")
-    else:
-        out = default_out(source, args.format, depth, args.all_depths)
     if args.cutoff:
         print(f"cutoff depth {depth} of {model.depth} (within {args.tolerance:g} accuracy points)")
     inputs = test_inputs(model, data, args.batch_size)
     result = export_model(
         model,
-        out,
+        out_dir / file_name(args.format, depth, args.all_depths),
         args.format,
         depth=depth,
         all_depths=args.all_depths,
         inputs=inputs,
         atol=args.atol,
     )
-    source_text = (
-        f"{len(inputs)} test inputs" if data is not None else f"{len(inputs)} example inputs"
-    )
-    print("\n".join(describe(result, source_text)))
+    kind = "test inputs" if data is not None else "example inputs"
+    report = {
+        "source": str(source),
+        **{k: v for k, v in asdict(result).items() if k != "parity"},
+        "path": str(result.path),
+        "parity": result.parity.to_dict(),
+        "inputs": kind,
+    }
+    write_json(result.path.with_name(result.path.name + ".json"), json_safe(report))
+    print("\n".join(describe(result, f"{len(inputs)} {kind}")))
     return 0
