@@ -90,10 +90,12 @@ def export_model(
     backend = check_format(fmt)
     depth = check_depth(model, depth)
     out = check_out(Path(out).expanduser())
-    small = model.truncate(depth).eval()
+    # files are float32 CPU graphs, whatever device and dtype the model is used with
+    small = model.truncate(depth).to("cpu", torch.float32).eval()
     graph = LogitsGraph(small, all_depths).eval()
     trace = graph_inputs(small, trace_example(small))
-    test = graph_inputs(small, test_inputs(small, None, 8) if inputs is None else inputs)
+    x = test_inputs(small, None, 8) if inputs is None else inputs.cpu()
+    test = graph_inputs(small, x if not x.is_floating_point() else x.float())
     with torch.no_grad():
         eager = graph(*test.args)
     checked: dict[str, object] = {}
