@@ -26,6 +26,7 @@ COMMANDS = [
     "grads",
     "exit",
     "export",
+    "bench",
 ]
 
 

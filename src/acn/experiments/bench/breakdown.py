@@ -31,7 +31,9 @@ def _by_name(name: str) -> str:
         return "norms"
     if any(k in op for k in _ACT):
         return "activations"
-    if any(op == k or op.startswith(k) or (k in ("conv", "attention") and k in op) for k in _MATMUL):
+    if any(
+        op == k or op.startswith(k) or (k in ("conv", "attention") and k in op) for k in _MATMUL
+    ):
         return "matmuls"
     return "other ops"
 

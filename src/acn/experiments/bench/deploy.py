@@ -41,7 +41,7 @@ def trained_acn(ctx: BenchContext) -> tuple[StackModel, int, str]:
     if ctx.work_dir is None:
         raise ConfigError("deploy_speedup_vs_flops needs a scratch directory or --run")
     quick = ctx.scale.deploy_epochs == 0
-    epochs = 2 if quick else ctx.scale.deploy_epochs
+    epochs = 1 if quick else ctx.scale.deploy_epochs
     cfg = demo_config("acn", Path(ctx.work_dir) / "deploy", epochs, ctx.seed, quick)
     result = train(cfg, progress=False, log=None)
     where = (

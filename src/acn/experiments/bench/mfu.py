@@ -18,8 +18,8 @@ from torch.profiler import record_function
 
 from ...compress.flops import flop_counter
 from ...models.base import StackModel
-from .context import BenchContext, record
 from .breakdown import DATA_REGION, profile_step
+from .context import BenchContext, record
 from .scale import CPU_MODELS
 from .steps import acn_step, batch
 from .timing import Spread, interleave, median_ms
@@ -76,7 +76,7 @@ def mfu(ctx: BenchContext) -> dict[str, Any]:
         achieved = [per_step / t for t in times["step"]]
         util = Spread.of([f / p for f, p in zip(achieved, peak)])
         fetch = data_fetch(x, y, ctx.seed)
-        profiles[preset] = profile_step(lambda: (fetch(), step()), s.profile_steps)
+        profiles[preset] = profile_step(lambda f=fetch, st=step: (f(), st()), s.profile_steps)
         rows.append(
             {
                 "model": preset,

@@ -120,7 +120,6 @@ def peer_speedup(ctx: BenchContext) -> dict[str, Any]:
         rows,
         value=worst["speedup_same_optimizer"],
         goal=">= 1.1x each, >= 1.15x for the paper Mixer (same optimizer)",
-        met=len(done) == len(rows)
-        and all(r["speedup_same_optimizer"] >= r["goal"] for r in done),
+        met=len(done) == len(rows) and all(r["speedup_same_optimizer"] >= r["goal"] for r in done),
         notes=notes,
     )

@@ -6,6 +6,7 @@ it is timed against one plain ``model(x)`` on the same batch, interleaved, under
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -26,7 +27,7 @@ def probe_overhead_ratio(ctx: BenchContext) -> dict[str, Any]:
         x = model.example_input(size, generator=torch.Generator().manual_seed(ctx.seed))
         with torch.inference_mode():
             times = interleave(
-                {"forward": lambda: model(x), "per_depth": lambda: model.logits_per_depth(x)},
+                {"forward": partial(model, x), "per_depth": partial(model.logits_per_depth, x)},
                 ctx.scale.warmup,
                 ctx.scale.repeats if preset in CPU_MODELS else ctx.scale.paper_repeats,
             )

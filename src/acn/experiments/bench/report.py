@@ -89,7 +89,9 @@ def item_section(name: str, item: dict[str, Any]) -> str:
         parts += ["", "Where the step's time goes (torch.profiler self-times):", ""]
         parts.append(md_table(["model", *groups], rows))
     parts += [""] + [f"- {note}" for note in item["notes"]]
-    parts.append(f"- measured at the {item['scale']} scale in {item['wall_s']:.0f} s, {item['date']}")
+    parts.append(
+        f"- measured at the {item['scale']} scale in {item['wall_s']:.0f} s, {item['date']}"
+    )
     return "\n".join(parts)
 
 

@@ -22,7 +22,7 @@ class Scale:
     paper_repeats: int = 3
     tiny: bool = False  # shrink every preset to unit-test size
     eval_batch: int = 64  # forward-only items (probe overhead)
-    deploy_epochs: int = 0  # 0: the demo's tiny quick run
+    deploy_epochs: int = 0  # epochs of the demo model; 0: the demo's tiny --quick run (1 epoch)
     exit_models: tuple[str, ...] = ("mixer_s8",)
     throughput_batch: int = 256
     latency_samples: int = 16
@@ -39,7 +39,7 @@ SCALES = {
     ),
     "quick": Scale(
         "quick", warmup=1, repeats=5, batch=32, paper={"mixer_cifar_paper": 64}, paper_repeats=3,
-        eval_batch=32, throughput_batch=128, peer_repeats=3,
+        eval_batch=32, throughput_batch=128, peer_repeats=3, deploy_epochs=2,
     ),
     "full": Scale(
         "full", warmup=2, repeats=15, batch=64,
