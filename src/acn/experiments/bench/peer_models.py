@@ -55,7 +55,9 @@ def _version(dist: str) -> str:
 def vit_pytorch() -> tuple[nn.Module, str]:
     spec = importlib.util.find_spec("vit_pytorch")  # locates the package without importing it
     if spec is None or not spec.submodule_search_locations:
-        raise PeerMissing("vit-pytorch is not installed (pip install -e '.[bench]')")
+        raise PeerMissing(
+            "vit-pytorch is not installed (pip install --no-deps vit-pytorch==1.26.11)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "vit.py"
     vit = _module_from_file("acn_bench_vit_pytorch_vit", path)
     return vit.ViT(**VIT), f"vit-pytorch {_version('vit-pytorch')} vit.ViT"
