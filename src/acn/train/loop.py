@@ -214,9 +214,12 @@ class Trainer:
             loss, _ = self.loss_fn(self.train_model, x, y, self.cfg)
         # DDP averages gradients over processes; weighting by the shard's share of the targets
         # (rows, or masked tokens for MLM) makes that the mean over the global batch even when
-        # shards differ by a row or in their number of masked tokens.
-        weight = n_local * self.ctx.world_size / max(n_global, 1)
-        scaled = loss * weight if weight != 1.0 else loss
+        # shards differ by a row or in their number of masked tokens. The counts stay on the
+        # device: no host sync per step.
+        if self.ctx.world_size > 1:
+            scaled = loss * (n_local * self.ctx.world_size / n_global.clamp(min=1))
+        else:
+            scaled = loss
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(scaled).backward()
@@ -234,7 +237,7 @@ class Trainer:
         self.schedule.step()
         self.step += 1
         loss = loss.detach().float()
-        self.stats += torch.stack([loss * n_local, torch.tensor(float(n_local)).to(loss)])
+        self.stats += torch.stack([loss * n_local, n_local.to(loss)])
         self.norm_sum += total_norm.detach().float()
         return loss
 
@@ -372,12 +375,13 @@ class Trainer:
         return run_summary(self, read_metrics(self.run_dir) if self.ctx.is_main else [])
 
 
-def _num_targets(y: torch.Tensor) -> int:
+def _num_targets(y: torch.Tensor) -> torch.Tensor:
     """How many targets a prepared batch's loss averages over: its rows, or its scored tokens
-    for masked-LM token labels (the same count on every process: the global batch is shared)."""
+    for masked-LM token labels (the same count on every process: the global batch is shared).
+    A 0-d float tensor on ``y``'s device, so that counting never waits for the device."""
     if is_token_labels(y):
-        return int((y != IGNORE_INDEX).sum())
-    return len(y)
+        return (y != IGNORE_INDEX).sum().float()
+    return torch.full((), float(len(y)), device=y.device)
 
 
 def _eval_line(record: dict[str, Any], epochs: int, depth: int) -> str:
