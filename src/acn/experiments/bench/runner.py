@@ -15,6 +15,7 @@ import torch
 
 from ...errors import ConfigError
 from ...utils import atomic_write, machine_info, write_json
+from .compile_speedup import compile_speedup
 from .context import BenchContext, skipped
 from .deploy import deploy_speedup_vs_flops
 from .early_exit import early_exit_speedup
@@ -33,6 +34,7 @@ ITEMS: dict[str, Callable[[BenchContext], dict[str, Any]]] = {
     "early_exit_speedup": early_exit_speedup,
     "mfu": mfu,
     "peer_speedup": peer_speedup,
+    "compile_speedup": compile_speedup,
 }
 JSON_FILE, MD_FILE = "benchmarks.json", "BENCHMARKS.md"
 SHARED_LOAD = 0.5  # 1-minute load average before the run above which the machine was not idle

@@ -38,8 +38,8 @@ SCALES = {
         latency_samples=2, peer_repeats=1, mfu_models=("mixer_s8",), profile_steps=1,
     ),
     "quick": Scale(
-        "quick", warmup=1, repeats=5, batch=32, paper={"mixer_cifar_paper": 64}, paper_repeats=3,
-        eval_batch=32, throughput_batch=128, peer_repeats=3, deploy_epochs=2,
+        "quick", warmup=1, repeats=4, batch=32, paper={"mixer_cifar_paper": 64}, paper_repeats=2,
+        eval_batch=32, throughput_batch=128, peer_repeats=2, deploy_epochs=2,
     ),
     "full": Scale(
         "full", warmup=2, repeats=15, batch=64,
