@@ -86,6 +86,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto = cuda if available, else cpu
     amp: str = "auto"  # auto = bf16 (or fp16 + GradScaler) on CUDA, off on CPU; or off|bf16|fp16
+    compile: bool = False  # torch.compile the model's forward for training (see acn bench)
     out_dir: str = "runs/train"
     loss: str = "ce"  # a name registered with acn.train.register_loss
     loss_options: dict[str, Any] = field(default_factory=dict)  # read by the chosen loss

@@ -122,6 +122,8 @@ class Trainer:
         )
         check_fit(self.model, self.data)
         self.model.to(device)
+        if cfg.compile:  # in place: parameter names and checkpoints stay those of the model
+            self.model.compile()
         self.num_classes = self.model.config.num_classes
         self.amp_dtype, self.scaler = amp_setup(cfg.amp, device)
         self.loss_fn = get_loss(cfg.loss)
