@@ -27,7 +27,10 @@ OPTIMIZER_REGION = "optimizer"  # profiler label of gradient clipping + the opti
 
 
 def logits_of(out) -> Tensor:
-    """A model's logits: a tensor, or the ``.logits`` of a Hugging Face output."""
+    """A model's logits: a tensor, the first of a tuple (the authors' Mixer returns
+    ``(logits, per_depth)``) or the ``.logits`` of a Hugging Face output."""
+    if isinstance(out, tuple):
+        return out[0]
     return out if isinstance(out, Tensor) else out.logits
 
 
