@@ -25,10 +25,14 @@ class BenchContext:
     work_dir: Path | None = None  # scratch space (the tiny training run)
     log: Callable[[str], None] = print
 
-    def model(self, preset: str, connectivity: str, **overrides: Any) -> StackModel:
-        """Preset ``preset`` (unit-test sized at the smoke scale), seeded, in training mode."""
+    def model(
+        self, preset: str, connectivity: str, *, full_size: bool = False, **overrides: Any
+    ) -> StackModel:
+        """Preset ``preset`` (unit-test sized at the smoke scale unless ``full_size``), seeded,
+        in training mode."""
         torch.manual_seed(self.seed)
-        values = {**(tiny_overrides(preset) if self.scale.tiny else {}), **overrides}
+        tiny = self.scale.tiny and not full_size
+        values = {**(tiny_overrides(preset) if tiny else {}), **overrides}
         return create_model(preset, connectivity, **values).train()
 
 

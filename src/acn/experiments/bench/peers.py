@@ -52,10 +52,15 @@ def _pairs(ctx: BenchContext) -> dict[str, tuple[Callable, Callable, int]]:
     ours_vit.update(dim=v["dim"], num_heads=v["heads"], mlp_ratio=v["mlp_dim"] / v["dim"])
     ours_bert = dict(depth=b["layers"], dim=b["hidden"], num_heads=b["heads"])
     ours_bert.update(mlp_hidden=b["ffn"], max_len=b["seq"], vocab_size=b["vocab"])
+    full = dict(full_size=True)  # the peers' sizes even at the smoke scale (batch 2 there)
     return {
-        "vit": (lambda: ctx.model("vit_tiny_cifar", "residual", **ours_vit), vit_pytorch, 64),
-        "bert": (lambda: ctx.model("bert_tiny", "residual", **ours_bert), hf_bert, 32),
-        "mixer": (lambda: ctx.model("mixer_cifar_paper", "acn"), reference_mixer, 64),
+        "vit": (
+            lambda: ctx.model("vit_tiny_cifar", "residual", **full, **ours_vit),
+            vit_pytorch,
+            64,
+        ),
+        "bert": (lambda: ctx.model("bert_tiny", "residual", **full, **ours_bert), hf_bert, 32),
+        "mixer": (lambda: ctx.model("mixer_cifar_paper", "acn", **full), reference_mixer, 64),
     }
 
 
