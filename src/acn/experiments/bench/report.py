@@ -89,8 +89,10 @@ def item_section(name: str, item: dict[str, Any]) -> str:
         parts += ["", "Where the step's time goes (torch.profiler self-times):", ""]
         parts.append(md_table(["model", *groups], rows))
     parts += [""] + [f"- {note}" for note in item["notes"]]
+    load = item.get("load")
+    where = f", 1-min load average {load[0]:.2f} before / {load[1]:.2f} after" if load else ""
     parts.append(
-        f"- measured at the {item['scale']} scale in {item['wall_s']:.0f} s, {item['date']}"
+        f"- measured at the {item['scale']} scale in {item['wall_s']:.0f} s, {item['date']}{where}"
     )
     return "\n".join(parts)
 

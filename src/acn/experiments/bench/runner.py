@@ -51,13 +51,15 @@ def select(only: list[str] | None) -> list[str]:
 
 def run_item(name: str, ctx: BenchContext) -> dict[str, Any]:
     ctx.log(f"{name} ...")
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     try:
         item = ITEMS[name](ctx)
     except ImportError as e:  # an optional dependency the item needs
         item = skipped(f"needs {e.name or e}")
     wall = time.perf_counter() - start
-    item.update(scale=ctx.scale.name, wall_s=round(wall, 1), date=_now())
+    loads = [round(load, 2), round(os.getloadavg()[0], 2)]  # 1-minute load before, after
+    item.update(scale=ctx.scale.name, wall_s=round(wall, 1), date=_now(), load=loads)
     ctx.log(f"{name}: {item['summary']} [{wall:.0f} s]")
     return item
 
