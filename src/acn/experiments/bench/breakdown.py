@@ -3,7 +3,7 @@
 Every op's SELF time is counted once, in the first matching group: anything inside the
 ``data`` region (batch assembly) is data; anything inside the ``optimizer`` region or
 ``Optimizer.step`` (gradient norm, clipping, AdamW) is optimizer; the rest by the op's name:
-matrix products (linear, matmul, convolution, attention), norms, activations (incl. softmax) and
+matrix products (linear, matmul, convolution, attention), norms, activations (incl. softmax; ReLU runs as clamp_min) and
 other ops (adds, copies, the loss, embeddings, views). "Python / framework" is the wall time of
 the profiled steps minus all op self-times: interpreter, autograd bookkeeping, dispatch and the
 profiler's own overhead (so it is an upper bound).
@@ -22,7 +22,7 @@ DATA_REGION = "data"
 GROUPS = ("matmuls", "norms", "activations", "other ops", "optimizer", "data", "Python / framework")
 _MATMUL = ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "conv", "attention", "addmv")
 _NORM = ("layer_norm", "batch_norm", "group_norm", "rms_norm")
-_ACT = ("gelu", "relu", "threshold_backward", "softmax", "tanh", "sigmoid", "silu")
+_ACT = ("gelu", "relu", "clamp_min", "threshold_backward", "softmax", "tanh", "sigmoid", "silu")
 
 
 def _by_name(name: str) -> str:

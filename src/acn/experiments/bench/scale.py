@@ -42,10 +42,10 @@ SCALES = {
         eval_batch=32, throughput_batch=128, peer_repeats=2, deploy_epochs=2,
     ),
     "full": Scale(
-        "full", warmup=2, repeats=15, batch=64,
-        paper={"mixer_cifar_paper": 64, "vit_b16_224": 2, "bert_base": 4}, paper_repeats=4,
+        "full", warmup=2, repeats=12, batch=64,
+        paper={"mixer_cifar_paper": 64, "vit_b16_224": 2, "bert_base": 4}, paper_repeats=3,
         deploy_epochs=10, exit_models=("mixer_s8", "vit_tiny_cifar", "bert_tiny"),
-        eval_batch=64, latency_samples=32, peer_repeats=10, profile_steps=3,
+        eval_batch=64, latency_samples=32, peer_repeats=8, profile_steps=3,
         compile_models=CPU_MODELS,
     ),
 }  # fmt: skip
