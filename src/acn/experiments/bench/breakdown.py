@@ -3,8 +3,8 @@
 Every op's SELF time is counted once, in the first matching group: anything inside the
 ``data`` region (batch assembly) is data; anything inside the ``optimizer`` region or
 ``Optimizer.step`` (gradient norm, clipping, AdamW) is optimizer; the rest by the op's name:
-matrix products (linear, matmul, convolution, attention), norms, activations (incl. softmax; ReLU runs as clamp_min) and
-other ops (adds, copies, the loss, embeddings, views). "Python / framework" is the wall time of
+matrix products (linear, matmul, convolution, attention), norms, activations (softmax too; ReLU
+runs as clamp_min) and other ops (adds, copies, the loss, embeddings, views). "Python / framework" is the wall time of
 the profiled steps minus all op self-times: interpreter, autograd bookkeeping, dispatch and the
 profiler's own overhead (so it is an upper bound).
 """
