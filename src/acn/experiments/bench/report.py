@@ -21,7 +21,7 @@ def _cell(value: Any) -> str:
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if isinstance(value, list) and len(value) == 2:
         return f"{_cell(value[0])}-{_cell(value[1])}"
-    return str(value).replace("|", "/")
+    return str(value).replace("|", "\\|")
 
 
 def md_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -48,7 +48,7 @@ def summary_table(data: dict[str, Any]) -> str:
 def summary_block(data: dict[str, Any]) -> str:
     m = data["machine"]
     where = (
-        f"{m.get('cpu', '?')}, {m.get('cpu_count')} cores, {m.get('torch_threads')} torch threads, "
+        f"{m.get('cpu', '?')}, {m.get('cpu_count')} cores, torch threads: {m.get('torch_threads')}, "
         f"torch {m.get('torch')}, {data['date']}, `acn bench` ({data['scale']} scale)"
     )
     return f"{BEGIN}\n{summary_table(data)}\n\nMeasured on {where}; {load_line(data)}\n{END}"
