@@ -72,29 +72,31 @@ def run_bench(
     seed: int = 0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the items (all, or ``only``), write ``out/benchmarks.json`` and ``out/BENCHMARKS.md``;
-    with ``only``, items already in ``out/benchmarks.json`` are kept. Returns the JSON data."""
+    """Run the items (all, or ``only``), write ``out/benchmarks.json`` and ``out/BENCHMARKS.md``
+    after each item (a crash keeps what was measured); with ``only``, items already in
+    ``out/benchmarks.json`` are kept. Returns the JSON data."""
     names = select(only)
     out = Path(out)
     load_before = os.getloadavg()
     started = time.perf_counter()
+    previous = _read(out / JSON_FILE).get("items", {}) if only else {}
+    data: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="acn-bench-") as work:
         ctx = BenchContext(get_scale(scale), seed, Path(run) if run else None, Path(work), log)
-        items = {name: run_item(name, ctx) for name in names}
-    load_after = os.getloadavg()
-    previous = _read(out / JSON_FILE) if only else {}
-    data = {
-        "date": _now(),
-        "scale": scale,
-        "seed": seed,
-        "machine": machine_info("cpu", torch.float32),
-        "load_before": [round(v, 2) for v in load_before],
-        "load_after": [round(v, 2) for v in load_after],
-        "shared_machine": load_before[0] > SHARED_LOAD,
-        "wall_s": round(time.perf_counter() - started, 1),
-        "items": {**previous.get("items", {}), **items},
-    }
-    write_results(data, out)
+        for name in names:
+            previous[name] = run_item(name, ctx)
+            data = {
+                "date": _now(),
+                "scale": scale,
+                "seed": seed,
+                "machine": machine_info("cpu", torch.float32),
+                "load_before": [round(v, 2) for v in load_before],
+                "load_after": [round(v, 2) for v in os.getloadavg()],
+                "shared_machine": load_before[0] > SHARED_LOAD,
+                "wall_s": round(time.perf_counter() - started, 1),
+                "items": dict(previous),
+            }
+            write_results(data, out)
     return data
 
 
