@@ -27,9 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--only", action="append", metavar="NAME", help="run only this item (repeatable)"
     )
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="output directory (docs/results)")
-    p.add_argument("--run", help="trained ACN run directory for deploy_speedup_vs_flops")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--out", metavar="DIR", default=str(DEFAULT_OUT), help="output directory (docs/results)"
+    )
+    p.add_argument(
+        "--run", metavar="DIR", help="trained ACN run directory for deploy_speedup_vs_flops"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of models and batches (default 0)")
     p.add_argument(
         "--threads",
         type=int,
