@@ -3,6 +3,11 @@
 ``acn.save(model, path)`` writes one self-describing file (atomically: temp file + rename, so an
 interrupted write never replaces a good file with a broken one). ``acn.load(path)`` rebuilds the
 model from the metadata alone; no pickle is ever involved.
+
+The metadata is not trusted: before anything is allocated, the config it records is checked
+(JSON, known keys, types, bounds) and the model it describes is built on the ``meta`` device to
+compare its tensor names and shapes with the file's. A ``checksums.json`` next to the file (run
+checkpoints write one) must list the file's sha256, so bit flips in tensor data are caught.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .models.base import StackModel
 from .models.registry import FAMILIES, build_model
-from .utils import atomic_write
+from .utils import atomic_write, first_line, sha256_file
 
 FORMAT_VERSION = "1"
 MODEL_FILE = "model.safetensors"
+CHECKSUMS_FILE = "checksums.json"  # {"sha256": {file name: hex digest}} beside the files
 
 
 def model_metadata(model: StackModel) -> dict[str, str]:
@@ -63,21 +69,80 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"corrupt or unreadable checkpoint {p}: {e}") from None
+        raise CheckpointError(f"corrupt or unreadable checkpoint {p}: {first_line(e)}") from None
     if meta.get("acn_format") != FORMAT_VERSION or meta.get("family") not in FAMILIES:
         raise CheckpointError(f"{p} is not an acn model file (no acn metadata)")
     return meta
 
 
+def verify_checksums(directory: str | os.PathLike, names: tuple[str, ...]) -> None:
+    """Check the files ``names`` in ``directory`` against its ``checksums.json``, if it has one."""
+    d = Path(directory)
+    sums_path = d / CHECKSUMS_FILE
+    if not sums_path.is_file():
+        return
+    try:
+        sums = json.loads(sums_path.read_text(encoding="utf-8"))["sha256"]
+        if not isinstance(sums, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"corrupt checksum file {sums_path}") from None
+    for name in names:
+        if name in sums and (d / name).is_file() and sha256_file(d / name) != sums[name]:
+            raise CheckpointError(
+                f"checksum mismatch for {d / name}: the file changed after it was written "
+                "(disk error or edit); it cannot be trusted"
+            )
+
+
+def stored_config(path: str | os.PathLike) -> tuple[str, dict]:
+    """(family, config values) of a model file, checked against its tensors before any build.
+
+    The config must be a JSON object the family accepts (keys, types, bounds; see
+    :func:`acn.models.registry.build_config`), and the model it describes, built on the ``meta``
+    device (no memory), must have exactly the file's tensor names and shapes.
+    """
+    p = resolve_model_path(path)
+    meta = read_metadata(p)
+    try:
+        values = json.loads(meta.get("config", ""))
+    except ValueError:
+        raise CheckpointError(f"{p} has a corrupt model config (not JSON)") from None
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{p} has a corrupt model config (not a JSON object)")
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(meta["family"], values)
+    except (ConfigError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{p} has an invalid model config: {first_line(e)}") from None
+    expected = {k: list(v.shape) for k, v in skeleton.state_dict().items()}
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            names = f.keys()  # a safe_open handle is not iterable
+            stored = {k: list(f.get_slice(k).get_shape()) for k in names}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"corrupt or unreadable checkpoint {p}: {first_line(e)}") from None
+    if stored != expected:
+        diff = sorted(set(stored) ^ set(expected)) or [
+            k for k in sorted(stored) if stored[k] != expected[k]
+        ]
+        raise CheckpointError(
+            f"checkpoint {p} does not match its recorded architecture "
+            f"({meta['family']}, depth {skeleton.depth}; first difference: {diff[0]})"
+        )
+    return meta["family"], values
+
+
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> StackModel:
     """Rebuild the model stored at ``path`` (a model file or a run directory), in eval mode."""
     p = resolve_model_path(path)
-    meta = read_metadata(p)
-    model = build_model(meta["family"], json.loads(meta["config"]))
+    verify_checksums(p.parent, (p.name,))
+    family, values = stored_config(p)
+    model = build_model(family, values)
     try:
         missing, unexpected = load_model(model, str(p), strict=False, device=str(device))
     except (SafetensorError, OSError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"corrupt or truncated checkpoint {p}: {e}") from None
+        raise CheckpointError(f"corrupt or truncated checkpoint {p}: {first_line(e)}") from None
     if missing or unexpected:
         raise CheckpointError(
             f"checkpoint {p} does not match its architecture (missing {missing[:3]}, unexpected {unexpected[:3]})"

@@ -7,6 +7,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from ..errors import ConfigError
 from .base import StackModel
 from .bert import BertModel
@@ -192,9 +194,25 @@ def build_config(family: str, values: dict[str, Any]):
     return cls(**values)
 
 
+MAX_PARAMS = 4_000_000_000  # 64 GB of AdamW state in float32: far beyond what acn trains
+
+
 def build_model(family: str, values: dict[str, Any]) -> StackModel:
-    """A model of ``family`` from its config values (what checkpoints store)."""
-    return FAMILIES[family](build_config(family, values))
+    """A model of ``family`` from its config values (what checkpoints store).
+
+    The model is first built on the ``meta`` device (no memory, no RNG use) to count its
+    parameters: more than :data:`MAX_PARAMS` is a one-line ConfigError, not an allocation.
+    """
+    cls, config = FAMILIES[family], build_config(family, values)
+    if torch.get_default_device().type != "meta":
+        with torch.device("meta"), torch.random.fork_rng(devices=[]):
+            n = cls(config).num_params()
+        if n > MAX_PARAMS:
+            raise ConfigError(
+                f"this {family} config has {n:,} parameters, more than the {MAX_PARAMS:,} acn "
+                "builds; check its sizes (depth, dim, hidden, vocab_size)"
+            )
+    return cls(config)
 
 
 def create_model(name: str, connectivity: str = "acn", **overrides: Any) -> StackModel:

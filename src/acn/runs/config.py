@@ -123,6 +123,31 @@ class TrainConfig:
         return self
 
 
+# Settings a resumed run may change without leaving the path of the interrupted run: what is
+# evaluated and logged, where it runs, and ``epochs`` (continuing a finished run for more epochs).
+RESUME_MAY_CHANGE = frozenset(
+    {"epochs", "eval_batch_size", "eval_every", "dg_share", "dg_share_batch", "device", "out_dir"}
+)
+
+
+def resume_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Dotted keys (``optim.lr``) whose values differ between two plain configs, except
+    :data:`RESUME_MAY_CHANGE`; what makes a resume differ from the run it continues."""
+    flat_a, flat_b = _flatten(before), _flatten(after)
+    keys = sorted(set(flat_a) | set(flat_b))
+    return [k for k in keys if k not in RESUME_MAY_CHANGE and flat_a.get(k) != flat_b.get(k)]
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
 # -- reading and writing ---------------------------------------------------------------------------
 
 
