@@ -21,9 +21,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 
-from .errors import CheckpointError, ConfigError
+from .errors import ACNError, CheckpointError
 from .models.base import StackModel
-from .models.registry import FAMILIES, build_model
+from .models.registry import FAMILIES, build_model, meta_model
 from .utils import atomic_write, first_line, sha256_file
 
 FORMAT_VERSION = "1"
@@ -111,17 +111,21 @@ def stored_config(path: str | os.PathLike) -> tuple[str, dict]:
     if not isinstance(values, dict):
         raise CheckpointError(f"{p} has a corrupt model config (not a JSON object)")
     try:
-        with torch.device("meta"):
-            skeleton = build_model(meta["family"], values)
-    except (ConfigError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{p} has an invalid model config: {first_line(e)}") from None
-    expected = {k: list(v.shape) for k, v in skeleton.state_dict().items()}
-    try:
         with safe_open(str(p), framework="pt") as f:
             names = f.keys()  # a safe_open handle is not iterable
             stored = {k: list(f.get_slice(k).get_shape()) for k in names}
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"corrupt or unreadable checkpoint {p}: {first_line(e)}") from None
+    depth = values.get("depth")
+    if isinstance(depth, int) and depth > len(stored):  # every block has tensors: a cheap bound
+        raise CheckpointError(
+            f"{p} claims depth {depth} but holds only {len(stored)} tensors; not a genuine model file"
+        )
+    try:
+        skeleton = meta_model(meta["family"], values)
+    except (ACNError, TypeError, ValueError, ArithmeticError, RuntimeError) as e:
+        raise CheckpointError(f"{p} has an invalid model config: {first_line(e)}") from None
+    expected = {k: list(v.shape) for k, v in skeleton.state_dict().items()}
     if stored != expected:
         diff = sorted(set(stored) ^ set(expected)) or [
             k for k in sorted(stored) if stored[k] != expected[k]

@@ -107,6 +107,21 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(line(r) for r in cells)
 
 
+def available_memory(device: torch.device | str = "cpu") -> int | None:
+    """Bytes free for new allocations on ``device`` (MemAvailable on CPU); None if unknown."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def cpu_model() -> str:
     """The CPU's marketing name (from /proc/cpuinfo on Linux), else what platform says."""
     try:

@@ -197,22 +197,40 @@ def build_config(family: str, values: dict[str, Any]):
 MAX_PARAMS = 4_000_000_000  # 64 GB of AdamW state in float32: far beyond what acn trains
 
 
+def meta_model(family: str, values: dict[str, Any]) -> StackModel:
+    """The model ``values`` describe on the ``meta`` device: shapes only, no memory, no use of
+    the global RNG (for counting and checking before anything is allocated)."""
+    cls, config = FAMILIES[family], build_config(family, values)
+    with torch.device("meta"), torch.random.fork_rng(devices=[]):
+        return cls(config)
+
+
+def count_params(family: str, values: dict[str, Any]) -> int:
+    return meta_model(family, values).num_params()
+
+
 def build_model(family: str, values: dict[str, Any]) -> StackModel:
     """A model of ``family`` from its config values (what checkpoints store).
 
-    The model is first built on the ``meta`` device (no memory, no RNG use) to count its
-    parameters: more than :data:`MAX_PARAMS` is a one-line ConfigError, not an allocation.
+    More than :data:`MAX_PARAMS` parameters (counted before anything is allocated) is a one-line
+    ConfigError.
     """
-    cls, config = FAMILIES[family], build_config(family, values)
     if torch.get_default_device().type != "meta":
-        with torch.device("meta"), torch.random.fork_rng(devices=[]):
-            n = cls(config).num_params()
+        n = count_params(family, values)
         if n > MAX_PARAMS:
             raise ConfigError(
                 f"this {family} config has {n:,} parameters, more than the {MAX_PARAMS:,} acn "
                 "builds; check its sizes (depth, dim, hidden, vocab_size)"
             )
-    return cls(config)
+    return FAMILIES[family](build_config(family, values))
+
+
+def preset_values(name: str, connectivity: str = "acn", **overrides: Any) -> tuple[str, dict]:
+    """(family, config values) of preset ``name`` with ``overrides`` (``None`` ones ignored)."""
+    preset = get_preset(name)
+    values = {**preset.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+    values.update(name=name, connectivity=connectivity)
+    return preset.family, values
 
 
 def create_model(name: str, connectivity: str = "acn", **overrides: Any) -> StackModel:
@@ -220,10 +238,7 @@ def create_model(name: str, connectivity: str = "acn", **overrides: Any) -> Stac
 
     ``None`` overrides are ignored (so CLI defaults can be passed straight through).
     """
-    preset = get_preset(name)
-    values = {**preset.defaults, **{k: v for k, v in overrides.items() if v is not None}}
-    values.update(name=name, connectivity=connectivity)
-    return build_model(preset.family, values)
+    return build_model(*preset_values(name, connectivity, **overrides))
 
 
 def tiny_overrides(name: str) -> dict[str, Any]:

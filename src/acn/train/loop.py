@@ -39,6 +39,7 @@ from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
 from ..utils import atomic_write, write_json
 from . import distributed as dist
+from .budget import check_training_memory
 from .checkpoint import (
     checkpoint_dir,
     has_checkpoint,
@@ -146,9 +147,11 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         self.data = load_train_data(cfg)
-        self.model = create_model(
-            cfg.model.name, cfg.model.connectivity, **model_values(cfg, self.data.info)
+        values = model_values(cfg, self.data.info)
+        check_training_memory(
+            cfg.model.name, cfg.model.connectivity, values, device, cfg.batch_size
         )
+        self.model = create_model(cfg.model.name, cfg.model.connectivity, **values)
         check_fit(self.model, self.data)
         self.model.to(device)
         self.num_classes = self.model.config.num_classes
