@@ -8,6 +8,7 @@ import os
 import resource
 import shutil
 import signal
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ import acn
 from _hardening import copy_run, one_line_error, tiny_run_config, train_cli
 from acn import serialization
 from acn.errors import CheckpointError
+from acn.runs import files as run_files
 from acn.train import checkpoint as ckpt
 from acn.train import read_metrics
 from acn.train.checkpoint import read_state
@@ -190,3 +192,36 @@ def test_copied_run_keeps_its_symlink_and_loads(config, tmp_path):
     copy = copy_run(tmp_path / "run", tmp_path / "copy")
     assert acn.load(copy).depth == 3
     assert read_state(copy)["step"] == 4
+
+
+def test_full_disk_while_logging_metrics_or_the_summary(config, tmp_path, monkeypatch, capsys):
+    real_open = Path.open
+
+    def no_space_for_metrics(self, *args, **kwargs):
+        # the disk fills up after the first checkpoint: the second metrics record fails
+        after_first = (self.parent / "checkpoint" / "state.pt").exists()
+        if self.name == "metrics.jsonl" and args[:1] == ("a",) and after_first:
+            raise OSError(28, "No space left on device")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", no_space_for_metrics)
+    one_line_error(
+        capsys,
+        ["train", str(config), "--no-progress"],
+        r"cannot write .*metrics\.jsonl: No space left on device",
+    )
+    monkeypatch.undo()
+    _assert_resumable_from_epoch_1(capsys, tmp_path / "run")
+
+
+def test_full_disk_while_writing_the_summary(config, tmp_path, monkeypatch, capsys):
+    def no_space(path, obj):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_files, "write_json", no_space)
+    one_line_error(
+        capsys,
+        ["train", str(config), "--no-progress"],
+        r"cannot write .*summary\.json: No space left on device",
+    )
+    assert read_state(tmp_path / "run")["epoch"] == 2  # the finished checkpoint is whole

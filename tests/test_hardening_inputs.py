@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import tarfile
 import time
 
@@ -18,8 +19,11 @@ from safetensors.torch import save_file
 import acn
 from _hardening import one_line_error, tiny_run_config
 from _train_helpers import tiny_npz
+from acn.compress.truncate import choose_depth
+from acn.data import AugmentConfig
 from acn.data.sources import text as text_source
 from acn.errors import CheckpointError, ConfigError, DataError
+from acn.evaluation.cutoff import bootstrap_cutoff, cutoff_depth
 from acn.models import create_model
 from acn.models.registry import MAX_PARAMS, meta_model, preset_values
 from acn.train import budget
@@ -208,3 +212,34 @@ def test_genuine_model_file_still_loads(tmp_path):
     acn.save(model, tmp_path / "m.safetensors")
     loaded = acn.load(tmp_path / "m.safetensors")
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+# -- library entry points below the CLI ------------------------------------------------------------
+
+
+def test_nan_tolerance_never_means_depth_0():
+    acc = [10.0, 60.0, 89.7, 90.1, 90.0]
+    for tolerance in (math.nan, math.inf, -0.5):
+        with pytest.raises(ConfigError, match="tolerance must be"):
+            cutoff_depth(acc, tolerance)
+        with pytest.raises(ConfigError, match="tolerance must be"):
+            choose_depth(acc, tolerance=tolerance)
+        with pytest.raises(ConfigError, match="tolerance must be"):
+            bootstrap_cutoff(torch.ones(3, 10), tolerance)
+
+
+def test_bootstrap_size_is_bounded():
+    start = time.perf_counter()
+    with pytest.raises(
+        ConfigError, match=r"takes 1\.\.100,000 resamples, got 100000000000000000000"
+    ):
+        bootstrap_cutoff(torch.ones(3, 10), 0.5, num_resamples=10**20)
+    assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize(
+    "field", [{"noise_sigma": math.nan}, {"cutmix_alpha": math.nan}, {"cutmix_prob": math.nan}]
+)
+def test_augmentation_values_reject_nan(field):
+    with pytest.raises(ConfigError, match="nan"):
+        AugmentConfig(**field)

@@ -34,10 +34,10 @@ from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
 from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_yaml
-from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics
+from ..runs.files import METRICS_FILE, MetricsLog, read_metrics, write_summary
 from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
-from ..utils import atomic_write, write_json
+from ..utils import atomic_write
 from . import distributed as dist
 from .budget import check_training_memory
 from .checkpoint import (
@@ -203,7 +203,7 @@ class Trainer:
                 self.save()
         summary = self.summary()
         if self.ctx.is_main:
-            write_json(self.run_dir / SUMMARY_FILE, summary)
+            write_summary(self.run_dir, summary)
         dist.barrier(self.ctx)
         return TrainResult(self.run_dir, summary, self.model.eval())
 
