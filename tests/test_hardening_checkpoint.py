@@ -225,3 +225,20 @@ def test_full_disk_while_writing_the_summary(config, tmp_path, monkeypatch, caps
         r"cannot write .*summary\.json: No space left on device",
     )
     assert read_state(tmp_path / "run")["epoch"] == 2  # the finished checkpoint is whole
+
+
+def test_first_checkpoint_lost_to_a_full_disk_does_not_block_a_fresh_start(
+    config, tmp_path, monkeypatch, capsys
+):
+    _fail_on_call(monkeypatch, torch, "save", 1, OSError(28, "No space left on device"))
+    one_line_error(capsys, ["train", str(config), "--no-progress"], "cannot write checkpoint")
+    monkeypatch.undo()
+    run = tmp_path / "run"
+    assert len(read_metrics(run)) == 1 and not (run / "checkpoint").exists()
+    one_line_error(
+        capsys,
+        ["train", "--resume", str(run), "--no-progress"],
+        r"started afresh, without --resume",
+    )
+    assert train_cli(str(config)) == 0  # nothing to resume, so a fresh start may reuse the dir
+    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]

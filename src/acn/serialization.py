@@ -139,7 +139,9 @@ def stored_config(path: str | os.PathLike) -> tuple[str, dict]:
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> StackModel:
     """Rebuild the model stored at ``path`` (a model file or a run directory), in eval mode."""
-    p = resolve_model_path(path)
+    # resolved once (through a run's checkpoint pointer), so that every read below is of the
+    # same checkpoint even if a training process switches the pointer meanwhile
+    p = resolve_model_path(path).resolve()
     verify_checksums(p.parent, (p.name,))
     family, values = stored_config(p)
     model = build_model(family, values)

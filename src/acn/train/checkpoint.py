@@ -116,9 +116,15 @@ def recover(run_dir: str | Path) -> None:
 
 def read_state(run_dir: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The training state of a run's checkpoint; one-line CheckpointError if missing or corrupt."""
-    path = checkpoint_dir(run_dir) / STATE_FILE
+    return _read_state_file(checkpoint_dir(run_dir) / STATE_FILE, map_location)
+
+
+def _read_state_file(path: Path, map_location: str | torch.device) -> dict[str, Any]:
     if not path.is_file():
-        raise CheckpointError(f"no training state to resume from: {path} is missing")
+        raise CheckpointError(
+            f"no training state to resume from: {path} is missing (a run that never completed "
+            "a checkpoint is started afresh, without --resume)"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for a bad file; all mean "unusable"
@@ -143,10 +149,11 @@ def load_checkpoint(
     Refuses (CheckpointError) files whose checksums do not match, a weights file whose
     architecture differs from ``model`` or whose step differs from the state file's.
     """
-    d = checkpoint_dir(run_dir)
+    # resolved once: a save that switches the pointer meanwhile cannot mix files of two steps
+    d = checkpoint_dir(run_dir).resolve()
     weights = d / MODEL_FILE
     verify_checksums(d, (MODEL_FILE, STATE_FILE))
-    state = read_state(run_dir, map_location)
+    state = _read_state_file(d / STATE_FILE, map_location)
     if not weights.is_file():
         raise CheckpointError(f"checkpoint weights missing: {weights}")
     weights_step = read_metadata(weights).get(STEP_KEY)

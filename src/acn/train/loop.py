@@ -34,7 +34,7 @@ from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
 from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_yaml
-from ..runs.files import METRICS_FILE, MetricsLog, read_metrics, write_summary
+from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics, write_summary
 from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
 from ..utils import atomic_write
@@ -136,7 +136,9 @@ class Trainer:
         if ctx.is_main:
             recover(self.run_dir)  # what a crash mid-save left behind (we hold the run lock)
         dist.barrier(ctx)
-        if not resume and (has_checkpoint(self.run_dir) or (self.run_dir / METRICS_FILE).exists()):
+        # metrics.jsonl alone (an attempt that died before its first checkpoint) holds nothing to
+        # resume, so it does not block a fresh start; its records are dropped below
+        if not resume and (has_checkpoint(self.run_dir) or (self.run_dir / SUMMARY_FILE).exists()):
             raise ConfigError(
                 f"run directory {self.run_dir} already holds a run; continue it with "
                 f"--resume {self.run_dir} or choose another out_dir"
@@ -177,6 +179,8 @@ class Trainer:
         self._reset_train_stats()
         if resume:
             self._restore()
+        elif ctx.is_main and (self.run_dir / METRICS_FILE).exists():
+            self.metrics.keep_until(0)
         if ctx.is_main:
             text = to_yaml(cfg)
             try:
