@@ -243,3 +243,17 @@ def test_bootstrap_size_is_bounded():
 def test_augmentation_values_reject_nan(field):
     with pytest.raises(ConfigError, match="nan"):
         AugmentConfig(**field)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ('[1, 2]\n{"epoch": 1}\n', r"line 1 in .*metrics\.jsonl is not a JSON object"),
+        ('{"epoch": 1, "grad_norm_per_block": "abc"}\n', r"record 1 has a malformed"),
+        ('{"epoch": "x", "grad_norm_per_block": [1.0]}\n', r"record 1 has a malformed"),
+        ('{"epoch": 1, "accuracy_per_depth": [1, "a"]}\n', r"malformed epoch or incremental"),
+    ],
+)
+def test_grads_on_malformed_metrics(tmp_path, capsys, content, match):
+    (tmp_path / "metrics.jsonl").write_text(content)
+    one_line_error(capsys, ["grads", str(tmp_path), "--out", str(tmp_path / "out")], match)

@@ -27,11 +27,14 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     lines = path.read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             if i == len(lines) - 1:
                 break  # torn final line: the process died while appending it
             raise CheckpointError(f"corrupt line {i + 1} in {path}") from None
+        if not isinstance(record, dict):
+            raise CheckpointError(f"line {i + 1} in {path} is not a JSON object (not acn metrics)")
+        records.append(record)
     return records
 
 
