@@ -25,7 +25,13 @@ from acn.data.sources import text as text_source
 from acn.errors import CheckpointError, ConfigError, DataError
 from acn.evaluation.cutoff import bootstrap_cutoff, cutoff_depth
 from acn.models import create_model
-from acn.models.registry import MAX_PARAMS, meta_model, preset_values
+from acn.models.registry import (
+    MAX_PARAMS,
+    count_params,
+    meta_model,
+    preset_values,
+    tiny_overrides,
+)
 from acn.train import budget
 
 
@@ -257,3 +263,12 @@ def test_augmentation_values_reject_nan(field):
 def test_grads_on_malformed_metrics(tmp_path, capsys, content, match):
     (tmp_path / "metrics.jsonl").write_text(content)
     one_line_error(capsys, ["grads", str(tmp_path), "--out", str(tmp_path / "out")], match)
+
+
+@pytest.mark.parametrize("name", ["mlp_s4", "mixer_s8", "vit_tiny_cifar", "bert_tiny_mlm"])
+def test_meta_count_equals_the_built_model(name):
+    values = tiny_overrides(name)
+    state = torch.get_rng_state()
+    n = count_params(*preset_values(name, "acn", **values))
+    assert torch.equal(torch.get_rng_state(), state)  # the meta build draws no random numbers
+    assert n == create_model(name, **values).num_params()

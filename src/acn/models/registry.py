@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from ..errors import ConfigError
 from .base import StackModel
@@ -197,11 +198,42 @@ def build_config(family: str, values: dict[str, Any]):
 MAX_PARAMS = 4_000_000_000  # 64 GB of AdamW state in float32: far beyond what acn trains
 
 
+_RANDOM_FACTORIES = frozenset({"randn", "rand", "zeros", "ones", "full"})
+
+
+class _ShapesOnly(TorchFunctionMode):
+    """While building on the meta device, skip what only sets values: in-place ops on meta
+    tensors (the weight inits) and random or constant factories (made ``empty`` instead).
+
+    Done generically by torch, these route through its reference implementations, which import
+    torch._dynamo and sympy: seconds on first use, for values a meta tensor does not have."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        # torch.nn.init functions pass their tensor by keyword
+        target = args[0] if args else kwargs.get("tensor")
+        in_place = name.endswith("_") and not name.startswith("_") and name != "resize_"
+        if in_place and isinstance(target, torch.Tensor) and target.is_meta:
+            return target
+        if name in _RANDOM_FACTORIES and kwargs.get("device") in (None, "meta"):
+            size = args[0] if args and isinstance(args[0], (tuple, list, torch.Size)) else args
+            if name == "full":
+                size = args[0]
+            return torch.empty(
+                tuple(size),
+                dtype=kwargs.get("dtype"),
+                device="meta",
+                requires_grad=kwargs.get("requires_grad", False),
+            )
+        return func(*args, **kwargs)
+
+
 def meta_model(family: str, values: dict[str, Any]) -> StackModel:
     """The model ``values`` describe on the ``meta`` device: shapes only, no memory, no use of
     the global RNG (for counting and checking before anything is allocated)."""
     cls, config = FAMILIES[family], build_config(family, values)
-    with torch.device("meta"), torch.random.fork_rng(devices=[]):
+    with torch.device("meta"), torch.random.fork_rng(devices=[]), _ShapesOnly():
         return cls(config)
 
 
