@@ -12,7 +12,7 @@ import acn
 from _train_helpers import tiny_config
 from acn.errors import CheckpointError
 from acn.models import build_model
-from acn.train import train
+from acn.train import load_config, train
 from acn.train.checkpoint import STEP_KEY, load_checkpoint, read_state
 
 
@@ -29,8 +29,15 @@ def run_copy(finished_run, tmp_path):
     return dst
 
 
+def _without_checksums(run_dir):
+    """Drop the checksum file, so that the parsers' own checks are what a tampered file meets."""
+    (run_dir / "checkpoint" / "checksums.json").unlink()
+    return run_dir
+
+
 def _resume(run_dir, *extra):
-    cfg = tiny_config(run_dir.parent, "--epochs=2", *extra, name=run_dir.name)
+    """Resume the run in ``run_dir`` with its own config (as ``acn train --resume`` does)."""
+    cfg = load_config(run_dir / "config.yaml", ["--epochs=2", f"--out_dir={run_dir}", *extra])
     return train(cfg, resume=True, log=None)
 
 
@@ -54,17 +61,20 @@ def test_resume_continues_a_finished_run_for_more_epochs(run_copy):
 
 
 def test_corrupt_state_is_refused(run_copy):
+    _without_checksums(run_copy)
     (run_copy / "checkpoint" / "state.pt").write_bytes(b"not a torch file at all")
-    _one_line_error(run_copy, "corrupt or truncated training state")
+    _one_line_error(run_copy, "is not a training state acn wrote")
 
 
 def test_truncated_state_is_refused(run_copy):
+    _without_checksums(run_copy)
     path = run_copy / "checkpoint" / "state.pt"
     path.write_bytes(path.read_bytes()[:200])
     _one_line_error(run_copy, "corrupt or truncated training state")
 
 
 def test_truncated_weights_are_refused(run_copy):
+    _without_checksums(run_copy)
     path = run_copy / "checkpoint" / "model.safetensors"
     path.write_bytes(path.read_bytes()[:-100])
     _one_line_error(run_copy, "corrupt or (truncated|unreadable) checkpoint")
@@ -76,7 +86,8 @@ def test_missing_state_is_refused(run_copy):
 
 
 def test_weights_and_state_from_different_steps_are_refused(run_copy):
-    # a crash between the two renames: new weights, old state
+    _without_checksums(run_copy)
+    # weights and state of different steps (the old layout could leave such a pair)
     weights = run_copy / "checkpoint" / "model.safetensors"
     acn.save(acn.load(weights), weights, metadata={STEP_KEY: "8"})
     _one_line_error(run_copy, "inconsistent: weights are from step 8, training state from step 4")

@@ -28,7 +28,15 @@ def test_run_directory_and_metrics(tmp_path, capsys):
         "config.yaml",
         "metrics.jsonl",
         "checkpoint",
+        "checkpoints",
         "summary.json",
+    }
+    # the checkpoint is one step directory behind a pointer; nothing else is left behind
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000008"]
+    assert {p.name for p in (run / "checkpoint").iterdir()} == {
+        "model.safetensors",
+        "state.pt",
+        "checksums.json",
     }
     records = read_metrics(run)
     assert [r["epoch"] for r in records] == [1, 2]
@@ -220,9 +228,7 @@ def test_text_classification_takes_vocabulary_from_the_data(tmp_path):
 
 
 def test_failed_checkpoint_write_is_one_line_and_keeps_the_previous(tmp_path, monkeypatch):
-    from acn.train import loop
-
-    real, calls = loop.save_checkpoint, {"n": 0}
+    real, calls = torch.save, {"n": 0}
 
     def disk_full_on_second_save(*args, **kwargs):
         calls["n"] += 1
@@ -230,7 +236,7 @@ def test_failed_checkpoint_write_is_one_line_and_keeps_the_previous(tmp_path, mo
             raise OSError(28, "No space left on device")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "save_checkpoint", disk_full_on_second_save)
+    monkeypatch.setattr(torch, "save", disk_full_on_second_save)
     with pytest.raises(CheckpointError, match=r"cannot write checkpoint .*No space left on device"):
         train(tiny_config(tmp_path), log=None)
     assert torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=True)["epoch"] == 1

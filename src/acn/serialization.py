@@ -6,6 +6,11 @@ model from the metadata alone; no pickle is ever involved. ``model.save_pretrain
 the same file plus a ``config.json`` (:mod:`acn.models.pretrained`); :func:`load` and
 :func:`from_pretrained` read either, and weights without acn metadata next to such a
 ``config.json``.
+
+The metadata is not trusted: before anything is allocated, the config it records is checked
+(JSON, known keys, types, bounds) and the model it describes is built on the ``meta`` device to
+compare its tensor names and shapes with the file's. A ``checksums.json`` next to the file (run
+checkpoints write one) must list the file's sha256, so bit flips in tensor data are caught.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 
-from .errors import CheckpointError
+from .errors import ACNError, CheckpointError
 from .models.base import StackModel
 from .models.pretrained import (
     CONFIG_JSON,
@@ -27,8 +32,10 @@ from .models.pretrained import (
     metadata_from_config_json,
     model_metadata,
 )
-from .models.registry import FAMILIES, build_model
-from .utils import atomic_write
+from .models.registry import FAMILIES, build_model, meta_model
+from .utils import atomic_write, first_line, sha256_file
+
+CHECKSUMS_FILE = "checksums.json"  # {"sha256": {file name: hex digest}} beside the files
 
 
 def save(
@@ -61,7 +68,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"corrupt or unreadable checkpoint {p}: {e}") from None
+        raise CheckpointError(f"corrupt or unreadable checkpoint {p}: {first_line(e)}") from None
     config_json = p.with_name(CONFIG_JSON)
     if "acn_format" not in meta and config_json.is_file():
         meta = metadata_from_config_json(config_json)
@@ -70,15 +77,80 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     return meta
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> StackModel:
-    """Rebuild the model stored at ``path`` (a model file or a run directory), in eval mode."""
+def verify_checksums(directory: str | os.PathLike, names: tuple[str, ...]) -> None:
+    """Check the files ``names`` in ``directory`` against its ``checksums.json``, if it has one."""
+    d = Path(directory)
+    sums_path = d / CHECKSUMS_FILE
+    if not sums_path.is_file():
+        return
+    try:
+        sums = json.loads(sums_path.read_text(encoding="utf-8"))["sha256"]
+        if not isinstance(sums, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"corrupt checksum file {sums_path}") from None
+    for name in names:
+        if name in sums and (d / name).is_file() and sha256_file(d / name) != sums[name]:
+            raise CheckpointError(
+                f"checksum mismatch for {d / name}: the file changed after it was written "
+                "(disk error or edit); it cannot be trusted"
+            )
+
+
+def stored_config(path: str | os.PathLike) -> tuple[str, dict]:
+    """(family, config values) of a model file, checked against its tensors before any build.
+
+    The config must be a JSON object the family accepts (keys, types, bounds; see
+    :func:`acn.models.registry.build_config`), and the model it describes, built on the ``meta``
+    device (no memory), must have exactly the file's tensor names and shapes.
+    """
     p = resolve_model_path(path)
     meta = read_metadata(p)
-    model = build_model(meta["family"], json.loads(meta["config"]))
+    try:
+        values = json.loads(meta.get("config", ""))
+    except ValueError:
+        raise CheckpointError(f"{p} has a corrupt model config (not JSON)") from None
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{p} has a corrupt model config (not a JSON object)")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            names = f.keys()  # a safe_open handle is not iterable
+            stored = {k: list(f.get_slice(k).get_shape()) for k in names}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"corrupt or unreadable checkpoint {p}: {first_line(e)}") from None
+    depth = values.get("depth")
+    if isinstance(depth, int) and depth > len(stored):  # every block has tensors: a cheap bound
+        raise CheckpointError(
+            f"{p} claims depth {depth} but holds only {len(stored)} tensors; not a genuine model file"
+        )
+    try:
+        skeleton = meta_model(meta["family"], values)
+    except (ACNError, TypeError, ValueError, ArithmeticError, RuntimeError) as e:
+        raise CheckpointError(f"{p} has an invalid model config: {first_line(e)}") from None
+    expected = {k: list(v.shape) for k, v in skeleton.state_dict().items()}
+    if stored != expected:
+        diff = sorted(set(stored) ^ set(expected)) or [
+            k for k in sorted(stored) if stored[k] != expected[k]
+        ]
+        raise CheckpointError(
+            f"checkpoint {p} does not match its recorded architecture "
+            f"({meta['family']}, depth {skeleton.depth}; first difference: {diff[0]})"
+        )
+    return meta["family"], values
+
+
+def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> StackModel:
+    """Rebuild the model stored at ``path`` (a model file or a run directory), in eval mode."""
+    # resolved once (through a run's checkpoint pointer), so that every read below is of the
+    # same checkpoint even if a training process switches the pointer meanwhile
+    p = resolve_model_path(path).resolve()
+    verify_checksums(p.parent, (p.name,))
+    family, values = stored_config(p)
+    model = build_model(family, values)
     try:
         missing, unexpected = load_model(model, str(p), strict=False, device=str(device))
     except (SafetensorError, OSError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"corrupt or truncated checkpoint {p}: {e}") from None
+        raise CheckpointError(f"corrupt or truncated checkpoint {p}: {first_line(e)}") from None
     if missing or unexpected:
         raise CheckpointError(
             f"checkpoint {p} does not match its architecture (missing {missing[:3]}, unexpected {unexpected[:3]})"

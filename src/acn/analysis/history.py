@@ -62,11 +62,15 @@ def history_heatmap(
     of blocks, else DataError.
     """
     columns: dict[int, list[float]] = {}
-    for record in records:
-        column = VIEWS[view](record)
-        if column is None or "epoch" not in record:
-            continue
-        columns[int(record["epoch"])] = [float("nan") if v is None else float(v) for v in column]
+    for i, record in enumerate(records):
+        try:
+            column = VIEWS[view](record)
+            if column is None or "epoch" not in record:
+                continue
+            values = [float("nan") if v is None else float(v) for v in column]
+            columns[int(record["epoch"])] = values
+        except (TypeError, ValueError, AttributeError):
+            raise DataError(f"{source}: record {i + 1} has a malformed epoch or {view}") from None
     if not columns:
         return None
     sizes = {len(c) for c in columns.values()}

@@ -36,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run directory (the config key out_dir; default: the config's)",
     )
     p.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN")
+    p.add_argument(
+        "--allow-changed-config",
+        action="store_true",
+        help="with --resume: accept settings that differ from the checkpoint's (batch size, "
+        "optimizer, data, ...) although the run then no longer continues exactly",
+    )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bars (default: only on a terminal)"
@@ -83,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
         print(to_yaml(cfg), end="")
         return 0
 
-    train(cfg, resume=bool(args.resume), progress=False if args.no_progress else None)
+    if args.allow_changed_config and not args.resume:
+        raise ConfigError("--allow-changed-config only applies with --resume RUN")
+    train(
+        cfg,
+        resume=bool(args.resume),
+        allow_changed_config=args.allow_changed_config,
+        progress=False if args.no_progress else None,
+    )
     print(f"run written to {cfg.out_dir}")
     return 0

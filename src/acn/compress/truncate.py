@@ -8,6 +8,7 @@ reported for the compressed model is measured again on the reloaded file, not co
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ def choose_depth(
                 f"--depth must be in 0..{full} for this {full}-block model, got {depth}"
             )
         return depth
-    if tolerance is None or tolerance < 0:
+    if tolerance is None or not 0 <= tolerance < math.inf:  # NaN fails this too
         raise ConfigError(f"tolerance must be a number of accuracy points >= 0, got {tolerance}")
     return cutoff_depth(accuracy, tolerance)
 

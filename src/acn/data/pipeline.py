@@ -8,6 +8,7 @@ every dataset (the paper does not say which space it used).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -47,11 +48,15 @@ class AugmentConfig:
         for name in ("cutmix_prob", "salt_pepper_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.cutmix_alpha <= 0 or self.noise_sigma < 0:
-            raise ConfigError("cutmix_alpha must be > 0 and noise_sigma >= 0")
+        # written so that NaN fails them (every comparison with NaN is false)
+        if not (0 < self.cutmix_alpha < math.inf and 0 <= self.noise_sigma < math.inf):
+            raise ConfigError(
+                f"cutmix_alpha must be > 0 and noise_sigma >= 0 (finite), got "
+                f"{self.cutmix_alpha}, {self.noise_sigma}"
+            )
         if (self.mean is None) != (self.std is None):
             raise ConfigError("give both mean and std, or neither")
-        if self.std is not None and any(s <= 0 for s in self.std):
+        if self.std is not None and not all(0 < s < math.inf for s in self.std):
             raise ConfigError(f"std must be positive, got {self.std}")
 
     @classmethod

@@ -85,11 +85,13 @@ def encode(tok: Tokenizer, texts: Sequence[str], max_len: int) -> torch.Tensor:
     """int64 [N, max_len]: `[CLS] tokens [SEP]`, truncated, right-padded with [PAD]=0."""
     if max_len < 3:
         raise ConfigError(f"max_len must be at least 3 ([CLS] x [SEP]), got {max_len}")
-    rows = []
-    for enc in tok.encode_batch(list(texts), add_special_tokens=False):
+    encodings = tok.encode_batch(list(texts), add_special_tokens=False)
+    # filled in place: padded Python lists would hold every PAD once more before the tensor
+    out = torch.full((len(encodings), max_len), PAD_ID, dtype=torch.int64)
+    for i, enc in enumerate(encodings):
         ids = enc.ids[: max_len - 2]
-        rows.append([CLS_ID, *ids, SEP_ID] + [PAD_ID] * (max_len - 2 - len(ids)))
-    return torch.tensor(rows, dtype=torch.int64).reshape(len(rows), max_len)
+        out[i, : len(ids) + 2] = torch.tensor([CLS_ID, *ids, SEP_ID], dtype=torch.int64)
+    return out
 
 
 def tokenizer_info(tok: Tokenizer, path: Path, max_len: int) -> dict[str, Any]:

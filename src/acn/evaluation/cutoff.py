@@ -7,6 +7,7 @@ resampled with replacement, the accuracy per depth and the cutoff recomputed for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ def cutoff_depths(accuracy: Tensor, tolerance: float = 0.5) -> Tensor:
     """
     if accuracy.shape[-1] == 0:
         raise ValueError("need at least one depth")
+    if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < math.inf):
+        # NaN would make no depth qualify and argmax answer 0: a silent depth-0 cut
+        raise ConfigError(f"tolerance must be a finite number >= 0, got {tolerance}")
     within = accuracy >= accuracy[..., -1:] - tolerance
     return within.to(torch.uint8).argmax(dim=-1)  # argmax returns the first maximum
 
@@ -53,6 +57,9 @@ class CutoffInterval:
     seed: int
 
 
+MAX_RESAMPLES = 100_000  # a 95% interval is stable long before; 1e20 is a typo, not a plan
+
+
 def resampled_accuracy(
     correct: Tensor, num_resamples: int, seed: int = 0, chunk: int = 200
 ) -> Tensor:
@@ -80,10 +87,12 @@ def bootstrap_cutoff(
     correct: Tensor, tolerance: float = 0.5, num_resamples: int = 1000, seed: int = 0
 ) -> CutoffInterval:
     """Cutoff depth of per-sample results ``correct`` [L+1, N] and its bootstrap 95% interval."""
-    if tolerance < 0:
+    if not 0 <= tolerance < math.inf:  # NaN fails this too
         raise ConfigError(f"tolerance must be >= 0 accuracy points, got {tolerance}")
-    if num_resamples < 1:
-        raise ConfigError(f"the bootstrap needs at least 1 resample, got {num_resamples}")
+    if not 1 <= num_resamples <= MAX_RESAMPLES:
+        raise ConfigError(
+            f"the bootstrap takes 1..{MAX_RESAMPLES:,} resamples, got {num_resamples}"
+        )
     if correct.dim() != 2 or correct.shape[1] == 0:
         raise DataError(f"need per-sample results [depths, samples], got {list(correct.shape)}")
     point = correct.double().mean(dim=1) * 100  # as DepthEvaluation.accuracy

@@ -8,6 +8,8 @@ predictions from one pass, and truncation to a standalone k-block model.
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -36,6 +38,41 @@ class ModelConfig:
     # classifier Linear(h, m*h)-GELU-Linear(m*h, C) on the pooled, normed feature at that depth.
     exit_branches: tuple[int, ...] = ()
     branch_hidden_mult: int = 2
+
+
+MAX_DEPTH = 10_000  # far beyond any real stack; a typo like depth=200000 is refused
+MAX_SIZE = 1 << 24  # bound on every other integer field (widths, vocabulary, lengths)
+_NON_NEGATIVE = {"depth", "pad_id"}  # the integer fields that may be 0
+
+
+def check_config(config: ModelConfig) -> None:
+    """Types and ranges of every field of a model config, in one-line ConfigErrors.
+
+    Run before anything is allocated, so values read from an untrusted model file or a typo on
+    the command line (``dim=0``, ``patch_size=0``, ``dropout=2``, ``depth=200000``) never reach
+    a constructor.
+    """
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value, hint = getattr(config, f.name), hints[f.name]
+        if hint is int:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"model option {f.name} must be an integer, got {value!r}")
+            low = 0 if f.name in _NON_NEGATIVE else 1
+            high = MAX_DEPTH if f.name == "depth" else MAX_SIZE
+            if not low <= value <= high:
+                raise ConfigError(f"model option {f.name} must be in {low}..{high}, got {value}")
+        elif hint is float:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ConfigError(f"model option {f.name} must be a number, got {value!r}")
+            if f.name == "dropout" and not 0 <= value < 1:
+                raise ConfigError(f"model option dropout must be in [0, 1), got {value}")
+            if f.name != "dropout" and not (math.isfinite(value) and 0 < value <= MAX_SIZE):
+                raise ConfigError(f"model option {f.name} must be in (0, {MAX_SIZE}], got {value}")
+        elif hint is str and not isinstance(value, str):
+            raise ConfigError(f"model option {f.name} must be a string, got {value!r}")
+        elif hint is bool and not isinstance(value, bool):
+            raise ConfigError(f"model option {f.name} must be true or false, got {value!r}")
 
 
 def _normalise_branches(config: ModelConfig) -> ModelConfig:
@@ -76,9 +113,8 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        check_config(config)
         check_mode(config.connectivity)
-        if config.depth < 0:
-            raise ConfigError(f"depth must be >= 0, got {config.depth}")
         config = _normalise_branches(config)
         self.config = config
         residual = block_residual(config.connectivity)

@@ -7,6 +7,9 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+from torch.overrides import TorchFunctionMode
+
 from ..errors import ConfigError
 from .base import StackModel
 from .bert import BertModel
@@ -172,9 +175,74 @@ def build_config(family: str, values: dict[str, Any]):
     return cls(**values)
 
 
+MAX_PARAMS = 4_000_000_000  # 64 GB of AdamW state in float32: far beyond what acn trains
+
+
+_RANDOM_FACTORIES = frozenset({"randn", "rand", "zeros", "ones", "full"})
+
+
+class _ShapesOnly(TorchFunctionMode):
+    """While building on the meta device, skip what only sets values: in-place ops on meta
+    tensors (the weight inits) and random or constant factories (made ``empty`` instead).
+
+    Done generically by torch, these route through its reference implementations, which import
+    torch._dynamo and sympy: seconds on first use, for values a meta tensor does not have."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        # torch.nn.init functions pass their tensor by keyword
+        target = args[0] if args else kwargs.get("tensor")
+        in_place = name.endswith("_") and not name.startswith("_") and name != "resize_"
+        if in_place and isinstance(target, torch.Tensor) and target.is_meta:
+            return target
+        if name in _RANDOM_FACTORIES and kwargs.get("device") in (None, "meta"):
+            size = args[0] if args and isinstance(args[0], (tuple, list, torch.Size)) else args
+            if name == "full":
+                size = args[0]
+            return torch.empty(
+                tuple(size),
+                dtype=kwargs.get("dtype"),
+                device="meta",
+                requires_grad=kwargs.get("requires_grad", False),
+            )
+        return func(*args, **kwargs)
+
+
+def meta_model(family: str, values: dict[str, Any]) -> StackModel:
+    """The model ``values`` describe on the ``meta`` device: shapes only, no memory, no use of
+    the global RNG (for counting and checking before anything is allocated)."""
+    cls, config = FAMILIES[family], build_config(family, values)
+    with torch.device("meta"), torch.random.fork_rng(devices=[]), _ShapesOnly():
+        return cls(config)
+
+
+def count_params(family: str, values: dict[str, Any]) -> int:
+    return meta_model(family, values).num_params()
+
+
 def build_model(family: str, values: dict[str, Any]) -> StackModel:
-    """A model of ``family`` from its config values (what checkpoints store)."""
+    """A model of ``family`` from its config values (what checkpoints store).
+
+    More than :data:`MAX_PARAMS` parameters (counted before anything is allocated) is a one-line
+    ConfigError.
+    """
+    if torch.get_default_device().type != "meta":
+        n = count_params(family, values)
+        if n > MAX_PARAMS:
+            raise ConfigError(
+                f"this {family} config has {n:,} parameters, more than the {MAX_PARAMS:,} acn "
+                "builds; check its sizes (depth, dim, hidden, vocab_size)"
+            )
     return FAMILIES[family](build_config(family, values))
+
+
+def preset_values(name: str, connectivity: str = "acn", **overrides: Any) -> tuple[str, dict]:
+    """(family, config values) of preset ``name`` with ``overrides`` (``None`` ones ignored)."""
+    preset = get_preset(name)
+    values = {**preset.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+    values.update(name=name, connectivity=connectivity)
+    return preset.family, values
 
 
 def create_model(name: str, connectivity: str = "acn", **overrides: Any) -> StackModel:
@@ -182,10 +250,7 @@ def create_model(name: str, connectivity: str = "acn", **overrides: Any) -> Stac
 
     ``None`` overrides are ignored (so CLI defaults can be passed straight through).
     """
-    preset = get_preset(name)
-    values = {**preset.defaults, **{k: v for k, v in overrides.items() if v is not None}}
-    values.update(name=name, connectivity=connectivity)
-    return build_model(preset.family, values)
+    return build_model(*preset_values(name, connectivity, **overrides))
 
 
 def tiny_overrides(name: str) -> dict[str, Any]:

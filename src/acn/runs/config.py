@@ -14,6 +14,7 @@ keys. The resolved config is written to the run directory as ``config.yaml``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -94,28 +95,27 @@ class TrainConfig:
     dg_share_batch: int = 256  # size of the fixed test batch it is measured on
 
     def validate(self) -> TrainConfig:
-        """Range checks that do not need the model or the data; returns self."""
-        positive = {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "eval_batch_size": self.eval_batch_size,
-            "eval_every": self.eval_every,
-            "dg_share_batch": self.dg_share_batch,
-        }
-        for key, value in positive.items():
-            if value <= 0:
-                raise ConfigError(f"{key} must be positive, got {value}")
+        """Range checks that do not need the model or the data; returns self.
+
+        Every check is written so that NaN fails it (``not low <= x <= high``), and every float
+        anywhere in the config (options dictionaries included) must be finite.
+        """
+        _check_finite(to_dict(self))
+        for key in ("epochs", "batch_size", "eval_batch_size", "eval_every", "dg_share_batch"):
+            _check_range(key, getattr(self, key), 1, MAX_COUNT)
+        _check_range("seed", self.seed, -(2**63), 2**63 - 1)
         o = self.optim
-        if o.lr <= 0 or o.min_lr < 0 or o.min_lr > o.lr:
-            raise ConfigError(
-                f"need 0 <= optim.min_lr <= optim.lr and lr > 0, got {o.min_lr}, {o.lr}"
-            )
-        if not 0 <= o.warmup_epochs < self.epochs:
-            raise ConfigError(
-                f"optim.warmup_epochs must be in [0, epochs={self.epochs}), got {o.warmup_epochs}"
-            )
-        if not 0 <= o.label_smoothing < 1 or o.grad_clip < 0 or o.weight_decay < 0:
-            raise ConfigError("need 0 <= label_smoothing < 1, grad_clip >= 0, weight_decay >= 0")
+        _check_range("optim.lr", o.lr, 0, math.inf, low_open=True)  # too large: diverges, detected
+        _check_range("optim.min_lr", o.min_lr, 0, o.lr)
+        _check_range("optim.warmup_epochs", o.warmup_epochs, 0, self.epochs, high_open=True)
+        _check_range("optim.label_smoothing", o.label_smoothing, 0, 1, high_open=True)
+        _check_range("optim.grad_clip", o.grad_clip, 0, math.inf)
+        _check_range("optim.weight_decay", o.weight_decay, 0, math.inf)
+        _check_range("optim.eps", o.eps, 0, 1, low_open=True)
+        for i, beta in enumerate(o.betas):
+            _check_range(f"optim.betas[{i}]", beta, 0, 1, high_open=True)
+        if self.model.overrides.get("depth") == 0:
+            raise ConfigError("model.overrides.depth must be >= 1 to train (depth 0 has no blocks)")
         if o.decay_params not in DECAY_PARAMS:
             raise ConfigError(
                 f"optim.decay_params must be one of {', '.join(DECAY_PARAMS)}, "
@@ -124,6 +124,63 @@ class TrainConfig:
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise ConfigError(f"amp must be auto, off, bf16 or fp16, got {self.amp!r}")
         return self
+
+
+MAX_COUNT = 1 << 30  # bound on epochs and batch sizes: a typo, not a plan
+
+
+def _check_range(
+    key: str,
+    value: float,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """One-line ConfigError unless ``value`` is in the interval (NaN is never in it)."""
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ConfigError(f"{key} must be in {interval}, got {value}")
+
+
+def _check_finite(values: Any, key: str = "") -> None:
+    """One-line ConfigError naming the first NaN or infinite float in a plain config."""
+    if isinstance(values, dict):
+        for k, v in values.items():
+            _check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(values, list):
+        for i, v in enumerate(values):
+            _check_finite(v, f"{key}[{i}]")
+    elif isinstance(values, float) and not math.isfinite(values):
+        raise ConfigError(f"{key} must be a finite number, got {values}")
+
+
+# Settings a resumed run may change without leaving the path of the interrupted run: what is
+# evaluated and logged, where it runs, and ``epochs`` (continuing a finished run for more epochs).
+RESUME_MAY_CHANGE = frozenset(
+    {"epochs", "eval_batch_size", "eval_every", "dg_share", "dg_share_batch", "device", "out_dir"}
+)
+
+
+def resume_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Dotted keys (``optim.lr``) whose values differ between two plain configs, except
+    :data:`RESUME_MAY_CHANGE`; what makes a resume differ from the run it continues."""
+    flat_a, flat_b = _flatten(before), _flatten(after)
+    keys = sorted(set(flat_a) | set(flat_b))
+    return [k for k in keys if k not in RESUME_MAY_CHANGE and flat_a.get(k) != flat_b.get(k)]
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
 
 
 # -- reading and writing ---------------------------------------------------------------------------

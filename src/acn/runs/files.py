@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError
-from ..utils import atomic_write
+from ..utils import atomic_write, write_json
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -33,9 +33,22 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
                 break  # torn final line: the process died while appending it
             raise CheckpointError(f"corrupt line {i + 1} in {path}") from None
         if not isinstance(record, dict):
-            raise CheckpointError(f"line {i + 1} in {path} is not a JSON object")
+            raise CheckpointError(f"line {i + 1} in {path} is not a JSON object (not acn metrics)")
         records.append(record)
     return records
+
+
+def _unwritable(path: Path, error: OSError) -> CheckpointError:
+    """A full disk or lost permissions, as one line (the checkpoint is written separately)."""
+    return CheckpointError(f"cannot write {path}: {error.strerror or error}")
+
+
+def write_summary(run_dir: str | Path, summary: dict[str, Any]) -> None:
+    path = Path(run_dir) / SUMMARY_FILE
+    try:
+        write_json(path, summary)
+    except OSError as e:
+        raise _unwritable(path, e) from None
 
 
 class MetricsLog:
@@ -45,12 +58,18 @@ class MetricsLog:
         self.path = Path(run_dir) / METRICS_FILE
 
     def append(self, record: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as e:  # a torn last line is skipped by read_metrics
+            raise _unwritable(self.path, e) from None
 
     def keep_until(self, step: int) -> None:
         """Drop the records logged after optimizer step ``step`` (atomic rewrite)."""
         kept = [r for r in read_metrics(self.path.parent) if r.get("step", 0) <= step]
         text = "".join(json.dumps(r) + "\n" for r in kept)
-        atomic_write(self.path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        try:
+            atomic_write(self.path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        except OSError as e:
+            raise _unwritable(self.path, e) from None

@@ -2,7 +2,9 @@
 
 RUN/config.yaml      the resolved config
 RUN/metrics.jsonl    one record per evaluation (accuracy at every depth, per-block grad norms, ...)
-RUN/checkpoint/      model.safetensors + state.pt, rewritten atomically at every evaluation
+RUN/checkpoint/      model.safetensors + state.pt (+ checksums.json), one atomic unit written at
+                     every evaluation (see acn.train.checkpoint)
+RUN/.lock            held while a process trains into RUN (see acn.runs.lock)
 RUN/summary.json     final accuracy per depth, cutoff, cost of the cut model, time, machine
 
 Determinism: the batch order and the augmentation of epoch e are pure functions of (seed, e), and
@@ -31,12 +33,21 @@ from ..evaluation import IGNORE_INDEX, evaluate_per_depth, is_token_labels
 from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
-from ..runs.config import CONFIG_FILE, TrainConfig, to_dict, to_yaml
-from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics
+from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_yaml
+from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics, write_summary
 from ..runs.inputs import check_fit, load_train_data, model_values
-from ..utils import atomic_write, write_json
+from ..runs.lock import RunLock
+from ..utils import atomic_write
 from . import distributed as dist
-from .checkpoint import checkpoint_dir, has_checkpoint, load_checkpoint, read_state, save_checkpoint
+from .budget import check_training_memory
+from .checkpoint import (
+    checkpoint_dir,
+    has_checkpoint,
+    load_checkpoint,
+    read_state,
+    recover,
+    save_checkpoint,
+)
 from .grad_norms import GradNorms, clip_with_norm
 from .gradient_share import direct_gradient_share
 from .losses import get_loss
@@ -57,18 +68,32 @@ def train(
     cfg: TrainConfig,
     *,
     resume: bool = False,
+    allow_changed_config: bool = False,
     progress: bool | None = None,
     log: Callable[[str], None] | None = print,
 ) -> TrainResult:
     """Train ``cfg`` into ``cfg.out_dir`` (continuing its checkpoint if ``resume``).
 
-    ``progress``: tqdm bars (default: only when stderr is a terminal, rank 0 only); ``log``
-    receives one line per evaluation on rank 0 (None: silent).
+    The run directory is locked for the duration (rank 0). A resume whose config differs from
+    the checkpoint's in a setting that changes the training path (batch size, optimizer, data,
+    model, seed, ...) is refused unless ``allow_changed_config``. ``progress``: tqdm bars
+    (default: only when stderr is a terminal, rank 0 only); ``log`` receives one line per
+    evaluation on rank 0 (None: silent).
     """
     cfg.validate()
     ctx, device = dist.setup(cfg.device)
     try:
-        return Trainer(cfg, ctx, device, resume=resume, progress=progress, log=log).run()
+        with RunLock(cfg.out_dir) if ctx.is_main else nullcontext():
+            trainer = Trainer(
+                cfg,
+                ctx,
+                device,
+                resume=resume,
+                allow_changed_config=allow_changed_config,
+                progress=progress,
+                log=log,
+            )
+            return trainer.run()
     finally:
         dist.teardown(ctx)
 
@@ -101,12 +126,19 @@ class Trainer:
         device: torch.device,
         *,
         resume: bool = False,
+        allow_changed_config: bool = False,
         progress: bool | None = None,
         log: Callable[[str], None] | None = print,
     ) -> None:
         self.cfg, self.ctx, self.device = cfg, ctx, device
         self.run_dir = Path(cfg.out_dir)
-        if not resume and (has_checkpoint(self.run_dir) or (self.run_dir / METRICS_FILE).exists()):
+        self.allow_changed_config = allow_changed_config
+        if ctx.is_main:
+            recover(self.run_dir)  # what a crash mid-save left behind (we hold the run lock)
+        dist.barrier(ctx)
+        # metrics.jsonl alone (an attempt that died before its first checkpoint) holds nothing to
+        # resume, so it does not block a fresh start; its records are dropped below
+        if not resume and (has_checkpoint(self.run_dir) or (self.run_dir / SUMMARY_FILE).exists()):
             raise ConfigError(
                 f"run directory {self.run_dir} already holds a run; continue it with "
                 f"--resume {self.run_dir} or choose another out_dir"
@@ -117,9 +149,11 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         self.data = load_train_data(cfg)
-        self.model = create_model(
-            cfg.model.name, cfg.model.connectivity, **model_values(cfg, self.data.info)
+        values = model_values(cfg, self.data.info)
+        check_training_memory(
+            cfg.model.name, cfg.model.connectivity, values, device, cfg.batch_size
         )
+        self.model = create_model(cfg.model.name, cfg.model.connectivity, **values)
         check_fit(self.model, self.data)
         self.model.to(device)
         if cfg.compile:  # in place: parameter names and checkpoints stay those of the model
@@ -147,6 +181,8 @@ class Trainer:
         self._reset_train_stats()
         if resume:
             self._restore()
+        elif ctx.is_main and (self.run_dir / METRICS_FILE).exists():
+            self.metrics.keep_until(0)
         if ctx.is_main:
             text = to_yaml(cfg)
             try:
@@ -173,7 +209,7 @@ class Trainer:
                 self.save()
         summary = self.summary()
         if self.ctx.is_main:
-            write_json(self.run_dir / SUMMARY_FILE, summary)
+            write_summary(self.run_dir, summary)
         dist.barrier(self.ctx)
         return TrainResult(self.run_dir, summary, self.model.eval())
 
@@ -328,18 +364,19 @@ class Trainer:
             "world_size": self.ctx.world_size,
             "config": to_dict(self.cfg),
         }
-        if self.ctx.is_main:
-            try:
-                save_checkpoint(self.run_dir, self.model, state)
-            except OSError as e:  # disk full, permissions: the previous checkpoint is untouched
-                where = checkpoint_dir(self.run_dir)
-                raise CheckpointError(
-                    f"cannot write checkpoint {where}: {e.strerror or e}"
-                ) from None
+        if self.ctx.is_main:  # a failure is a one-line CheckpointError; the last one stays current
+            save_checkpoint(self.run_dir, self.model, state)
         dist.barrier(self.ctx)
 
     def _restore(self) -> None:
         state = load_checkpoint(self.run_dir, self.model)
+        changed = resume_changes(state.get("config", {}), to_dict(self.cfg))
+        if changed and not self.allow_changed_config:
+            raise ConfigError(
+                f"resuming with changed {', '.join(changed)} would not continue the run exactly "
+                f"(the checkpoint was trained with other values); pass --allow-changed-config "
+                "to resume anyway"
+            )
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):

@@ -27,9 +27,19 @@ def _as_images(x: np.ndarray, path: Path) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x))
     if not np.issubdtype(x.dtype, np.floating):
         raise DataError(f"image array must be uint8 or float, got {x.dtype}: {path}")
+    _check_finite(x, path)
     if x.size and (x.min() < 0 or x.max() > 1):
         raise DataError(f"float images must lie in [0, 1] (or store uint8 0..255): {path}")
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def _check_finite(x: np.ndarray, path: Path) -> None:
+    """NaN passes every range check (all comparisons with it are false): refuse it by name."""
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise DataError(
+            f"array holds a non-finite value ({x[tuple(bad)]} at index {bad.tolist()}): {path}"
+        )
 
 
 def _as_inputs(x: np.ndarray, path: Path) -> tuple[torch.Tensor, str]:
@@ -38,6 +48,7 @@ def _as_inputs(x: np.ndarray, path: Path) -> tuple[torch.Tensor, str]:
     if x.ndim == 2:
         if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
             raise DataError(f"vector array must be numeric, got {x.dtype}: {path}")
+        _check_finite(x, path)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), "vector"
     raise DataError(f"x must be 2-D (vectors), 3-D or 4-D (images), got shape {x.shape}: {path}")
 

@@ -22,11 +22,25 @@ TEXT_COLUMNS = ("sentence", "text")
 TEST_FILES = ("test.tsv", "validation.tsv", "dev.tsv")
 
 
+MAX_LEN = 8192  # tokens per sequence; BERT uses 512, and a typo like 100000 must not run
+MAX_TOKEN_BYTES = 4 << 30  # the int64 token-id tensors of both splits together
+
+
 def _check_options(limit: int | None, max_len: int) -> None:
     if limit is not None and limit <= 0:
         raise ConfigError(f"limit must be positive, got {limit}")
-    if max_len < 3:
-        raise ConfigError(f"max_len must be at least 3 ([CLS] token [SEP]), got {max_len}")
+    if not 3 <= max_len <= MAX_LEN:
+        raise ConfigError(f"max_len must be in 3..{MAX_LEN} ([CLS] token [SEP]), got {max_len}")
+
+
+def _check_memory(rows: int, max_len: int) -> None:
+    """Refuse before tokenising what would not fit: ``rows`` x ``max_len`` int64 token ids."""
+    need = rows * max_len * 8
+    if need > MAX_TOKEN_BYTES:
+        raise ConfigError(
+            f"{rows:,} sequences of max_len {max_len} need {need / 2**30:.1f} GiB of token ids, "
+            f"more than {MAX_TOKEN_BYTES / 2**30:.0f} GiB; lower max_len or set limit"
+        )
 
 
 def read_tsv(path: Path) -> tuple[list[str], list[str]]:
@@ -112,6 +126,7 @@ def load_tsv(
     test_texts, test_labels = read_tsv(test_path)
     if not train_texts:
         raise DataError(f"no rows in {train_path}")
+    _check_memory(len(train_texts[:limit]) + len(test_texts[:limit]), max_len)
     y_train, y_test, classes = label_ids(train_labels, test_labels, test_path)
     tok, tok_path = wp.get_tokenizer(
         train_texts, [train_path], vocab_size=vocab_size, lowercase=lowercase,

@@ -15,6 +15,7 @@ import io
 import multiprocessing
 import os
 import tarfile
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -52,8 +53,15 @@ def find_shards(path: str) -> tuple[list[Path], list[Path]]:
 
 
 def _decode(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im if im.mode in ("L", "RGB") else im.convert("RGB"))
+    # Pillow only warns between its pixel limit and twice that: refuse both (a decompression bomb
+    # is a few bytes in the shard and gigabytes once decoded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                return np.asarray(im if im.mode in ("L", "RGB") else im.convert("RGB"))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ValueError(f"image too large to decode safely ({e})") from None
 
 
 def _split_key(name: str) -> tuple[str, str]:
