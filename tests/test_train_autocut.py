@@ -174,7 +174,10 @@ def test_best_depth_reference():
     "option, match",
     [
         ("--auto_cut.patience=-1", "auto_cut.patience must be >= 1"),
-        ("--auto_cut.margin=3", r"auto_cut.margin \(3\) must be smaller than the model depth \(3\)"),
+        (
+            "--auto_cut.margin=3",
+            r"auto_cut.margin \(3\) must be smaller than the model depth \(3\)",
+        ),
         ("--auto_cut.val_fraction=1.5", "auto_cut.val_fraction must be between 0 and 1"),
         ("--auto_cut.tolerance=-0.5", "auto_cut.tolerance must be >= 0"),
     ],
@@ -185,7 +188,9 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, option, match):
     args += [f"--model.overrides.{k}={v}" for k, v in TINY_MODEL.items()]
     config = tmp_path / "c.yaml"
     config.write_text("epochs: 1\noptim: {warmup_epochs: 0}\n")
-    code = acn.cli.main(["train", str(config), "--auto-cut", option, *args, f"--out_dir={tmp_path}/r"])
+    code = acn.cli.main(
+        ["train", str(config), "--auto-cut", option, *args, f"--out_dir={tmp_path}/r"]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "Traceback" not in err

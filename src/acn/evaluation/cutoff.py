@@ -15,8 +15,10 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 
-
-REFERENCES = ("last", "best")  # what the cutoff is measured against: the full model, or the best depth
+REFERENCES = (
+    "last",
+    "best",
+)  # what the cutoff is measured against: the full model, or the best depth
 
 
 def cutoff_depths(accuracy: Tensor, tolerance: float = 0.5, reference: str = "last") -> Tensor:

@@ -223,4 +223,3 @@ class AutoCut:
             "options": dataclasses.asdict(o),
             "num_val": len(self.val),
         }
-
