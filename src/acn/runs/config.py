@@ -83,10 +83,13 @@ class AutoCutSection:
     set) and takes the cutoff: the smallest depth within ``tolerance`` points of the best depth,
     with a bootstrap 95% interval (``bootstrap`` resamples). Once the interval's upper end has
     stayed below ``depth - margin`` for ``patience`` evaluations in a row (and at least
-    ``min_epoch`` epochs are done), the blocks above ``upper end + margin`` are dropped for good.
+    ``min_epoch`` epochs are done), the blocks above ``cutoff + margin`` are dropped for good.
+    ``cut: false`` only monitors (the same validation split and log, never a cut): a baseline
+    trained on exactly the same rows.
     """
 
     enabled: bool = False
+    cut: bool = True
     tolerance: float = 1.0  # accuracy points below the best depth that still count as "as good"
     margin: int = 1  # blocks kept above the interval's upper end
     patience: int = 2  # consecutive evaluations the cutoff must stay clear of the top

@@ -10,7 +10,8 @@ scores every depth in one pass. The monitor here turns that into a training-time
    (:func:`acn.evaluation.cutoff.bootstrap_cutoff`).
 3. When the interval's upper end has stayed below ``depth - margin`` for ``patience``
    evaluations in a row (and ``min_epoch`` epochs are done, and training is not over), the blocks
-   above ``max upper end over those evaluations + margin`` are removed for good. The kept blocks
+   above ``cutoff + margin`` are removed for good (the largest cutoff of those evaluations, so
+   the cut is no deeper than any of them asked for). The kept blocks
    are the same parameter objects, so their AdamW moments and step counts carry over; the LR
    schedule continues where it was. Cuts may repeat.
 
@@ -105,7 +106,7 @@ class AutoCut:
                 f"auto_cut.margin ({self.opts.margin}) must be smaller than the model depth "
                 f"({self.start_depth})"
             )
-        self.highs: list[int] = []  # interval upper ends of the current run of clear evaluations
+        self.clear: list[int] = []  # cutoffs of the current run of clear evaluations
         self.cuts: list[dict[str, Any]] = []
 
     # -- the monitor ----------------------------------------------------------------------------
@@ -136,13 +137,13 @@ class AutoCut:
         t, o = self.trainer, self.opts
         depth = t.model.depth
         if iv.high < depth - o.margin:
-            self.highs.append(iv.high)
+            self.clear.append(iv.cutoff)
         else:
-            self.highs = []
-        ready = len(self.highs) >= o.patience and t.epoch >= o.min_epoch
+            self.clear = []
+        ready = o.cut and len(self.clear) >= o.patience and t.epoch >= o.min_epoch
         if not ready or t.epoch >= t.cfg.epochs:  # no training left to save
             return depth
-        return max(self.highs[-o.patience :]) + o.margin
+        return max(self.clear[-o.patience :]) + o.margin
 
     def after_evaluation(self) -> dict[str, Any]:
         """Score the validation split, maybe cut; returns the keys to add to the metrics record."""
@@ -157,7 +158,7 @@ class AutoCut:
                 "val_accuracy_per_depth": (correct.double().mean(dim=1) * 100).tolist(),
                 "cutoff": iv.cutoff,
                 "interval": [iv.low, iv.high],
-                "clear_evaluations": len(self.highs),
+                "clear_evaluations": len(self.clear),
                 "depth": new_depth,
             }
         }
@@ -171,7 +172,7 @@ class AutoCut:
                 "cutoff": iv.cutoff,
             }
             self.cuts.append(cut)
-            self.highs = []
+            self.clear = []
             self.apply(new_depth)
             t.train_model = dist.TrainingModel(t.model, t.ctx, t.device)  # DDP of the cut model
             t.log(
@@ -195,7 +196,7 @@ class AutoCut:
         return {
             STATE_KEY: {
                 "depth": self.trainer.model.depth,
-                "highs": list(self.highs),
+                "clear": list(self.clear),
                 "cuts": [dict(c) for c in self.cuts],
             }
         }
@@ -211,7 +212,7 @@ class AutoCut:
         depth = int(saved["depth"])
         if depth < self.trainer.model.depth:
             self.apply(depth)
-        self.highs = [int(h) for h in saved["highs"]]
+        self.clear = [int(c) for c in saved["clear"]]
         self.cuts = [dict(c) for c in saved["cuts"]]
 
     def summary(self) -> dict[str, Any]:
