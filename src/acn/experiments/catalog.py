@@ -8,9 +8,10 @@ module here and to ``MODULES``.
 # isort: skip_file
 from __future__ import annotations
 
+from . import autocut
 from .suite import Experiment, registry
 
-MODULES: tuple = ()
+MODULES: tuple = (autocut,)
 
 
 def experiments() -> dict[str, Experiment]:
