@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from safetensors.torch import load_file
 import acn
 import acn.cli
 from _train_helpers import TINY_MODEL, tiny_config
+from acn.analysis.autocut_plot import plot_auto_cut
 from acn.evaluation.cutoff import bootstrap_cutoff, cutoff_depths
 from acn.runs.config import TrainConfig
 from acn.train import read_metrics, train
@@ -246,3 +248,23 @@ def test_two_processes_cut_at_the_same_step_as_one(tmp_path):
     x = torch.rand(4, 1, 8, 8)
     with torch.no_grad():
         torch.testing.assert_close(mb(x), ma(x), rtol=1e-4, atol=1e-5)
+
+
+def test_plot_marks_the_cuts(tmp_path):
+    result = train(tiny_config(tmp_path, "--epochs=3", *FORCED_CUT), log=None)
+    drawn = plot_auto_cut(read_metrics(result.run_dir), tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    assert drawn["epochs"] == [1.0, 2.0, 3.0]
+    assert [len(row) for row in drawn["grid"]] == [4, 4, 4]  # cut depths padded with nan
+    assert all(math.isnan(v) for v in drawn["grid"][1][2:])
+    assert [c["depth_after"] for c in drawn["cuts"]] == [1]
+
+
+def test_monitor_only_never_cuts(tmp_path):
+    result = train(
+        tiny_config(tmp_path, "--epochs=3", *FORCED_CUT, "--auto_cut.cut=false"), log=None
+    )
+    records = read_metrics(result.run_dir)
+    assert not any("cut" in r for r in records) and result.model.depth == 3
+    assert [r["auto_cut"]["clear_evaluations"] for r in records] == [1, 2, 3]
+    assert result.summary["auto_cut"]["cuts"] == []

@@ -126,13 +126,13 @@ def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
         for variant in VARIANTS:
             cfg = variant_config(SETTINGS[name], variant, seed, ctx.data_root)
             run_dir = ctx.train(f"{name}-{variant}", cfg)
-            if run_dir is None:  # dry run
-                break
-            runs[variant] = run_summary(ctx, run_dir)
-            runs[variant]["run_dir"] = str(run_dir)
-        if len(runs) < len(VARIANTS):
-            return {}
+            if run_dir is not None:  # None: a dry run, which only plans
+                runs[variant] = {**run_summary(ctx, run_dir), "run_dir": str(run_dir)}
+        if ctx.dry_run:
+            continue
         out["settings"][name] = {"runs": runs, **compare(runs)}
+    if ctx.dry_run:
+        return {}
     deltas = [s["accuracy_delta_pt"] for s in out["settings"].values()]
     out["accuracy_delta_pt"] = sum(deltas) / len(deltas)
     return out
