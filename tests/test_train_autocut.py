@@ -110,9 +110,21 @@ def test_training_cuts_logs_and_leaves_the_cut_model(tmp_path):
     assert summary["depth"] == 1 and summary["auto_cut"]["cuts"] == [cut]
     assert summary["auto_cut"]["num_val"] == 8
     assert acn.load(result.run_dir).depth == 1
-    # counted FLOPs: one step at depth 3 (4 steps per epoch: 3 of 16 rows and one of 8) ...
-    per_step = result.summary["total_train_flops"]
-    assert per_step > 0
+    # the later commands see an ordinary depth-1 run
+    run = str(result.run_dir)
+    assert acn.cli.main(["probe", run, "--out", str(tmp_path / "probe"), "--bootstrap", "20"]) == 0
+    assert acn.cli.main(["compress", run, "--depth", "1", "--no-time"]) == 0
+    # counted FLOPs: epoch 1 at depth 3, epochs 2-3 at depth 1; 3 steps of 16 rows + 1 of 8 each
+    model, cfg = _tiny_model(), TrainConfig()
+
+    def step(rows):
+        x, y = torch.rand(rows, 1, 8, 8), torch.randint(0, 4, (rows,))
+        return step_flops(model, cross_entropy, cfg, x, y)
+
+    deep = 3 * step(16) + step(8)
+    cut_in_place(model, 1)
+    shallow = 3 * step(16) + step(8)
+    assert result.summary["total_train_flops"] == deep + 2 * shallow
 
 
 def test_resume_after_a_cut_retraces_the_uninterrupted_run(tmp_path, monkeypatch):
