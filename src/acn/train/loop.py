@@ -142,7 +142,7 @@ class Trainer:
             total_steps=cfg.epochs * self.steps_per_epoch,
         )
         self.grad_norms = GradNorms(self.model)
-        self.flops = TrainFlops(self.loss_fn, cfg)
+        self.flops = TrainFlops()
         self.auto_cut = AutoCut(self, val) if val is not None else None
         self.metrics = MetricsLog(self.run_dir)
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
@@ -208,7 +208,7 @@ class Trainer:
         """One optimizer step on a global batch; returns this process's loss (detached)."""
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         x, y = self.data.prepare(x, y, True, gen, self.num_classes)
-        self.flops.add(self.model, x, y)
+        rows = len(x)  # of the global batch
         lo, hi = dist.shard_bounds(len(x), self.ctx.rank, self.ctx.world_size)
         n_global, n_local = _num_targets(y), _num_targets(y[lo:hi])
         x, y = x[lo:hi], y[lo:hi]
@@ -217,7 +217,7 @@ class Trainer:
             if self.amp_dtype is not None
             else nullcontext()
         )
-        with autocast:
+        with autocast, self.flops.counting(self.model, rows, self.ctx, self.device):
             loss, _ = self.loss_fn(self.train_model, x, y, self.cfg)
         # DDP averages gradients over processes; weighting by the shard's share of the targets
         # (rows, or masked tokens for MLM) makes that the mean over the global batch even when
