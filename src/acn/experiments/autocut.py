@@ -179,7 +179,11 @@ def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     return paths
 
 
-SETTINGS = {"mnist": MNIST, "cifar": CIFAR, "smoke": SMOKE}
+# The CIFAR setting with twice the validation split (60 instead of 30 images per class): added
+# after the first results, because 150 validation images left the cutoff interval too wide to cut
+# in 2 of 3 seeds; all three runs hold out the same rows, so it is its own comparison.
+CIFAR_VAL20 = [*CIFAR, "--auto_cut.val_fraction=0.2"]
+SETTINGS = {"mnist": MNIST, "cifar": CIFAR, "cifar_val20": CIFAR_VAL20, "smoke": SMOKE}
 
 
 EXPERIMENT = register(
@@ -206,10 +210,11 @@ EXPERIMENT = register(
                 changes="tiny 3-block Mixer, 10 MNIST images per class, 2 epochs",
             ),
             "cpu": Scale(
-                params={"settings": ["mnist", "cifar"]},
+                params={"settings": ["mnist", "cifar", "cifar_val20"]},
                 changes="the demo Mixer (8 blocks, width 48) on MNIST-5k for 25 epochs, and an "
                 "8-block width-64 Mixer with 8x8 patches on 5 CIFAR-10 classes x 300 images for "
-                "12 epochs; the issue names no paper setting",
+                "12 epochs (and the same with a 20% validation split); the issue names no paper "
+                "setting",
                 data_needed=["cifar10-jpeg-wds"],
             ),
         },
