@@ -27,6 +27,8 @@ COMMANDS = [
     "exit",
     "export",
     "bench",
+    "reproduce",
+    "report",
 ]
 
 

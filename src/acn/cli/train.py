@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..runs.config import CONFIG_FILE, load_config, parse_overrides, to_yaml
+from ..runs.config import CONFIG_FILE, load_config, merge, parse_overrides, to_yaml
 from ..train.loop import train
 from .args import output_dir
 
@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument(
+        "--auto-cut",
+        action="store_true",
+        help="cut the top blocks the network stopped using while it trains (options: "
+        "--auto_cut.tolerance/margin/patience/min_epoch/val_fraction/bootstrap=...)",
+    )
+    p.add_argument(
         "--no-progress", action="store_true", help="no progress bars (default: only on a terminal)"
     )
     p.set_defaults(func=run, accepts_extra=True)
@@ -67,6 +73,8 @@ def resolve(args: argparse.Namespace, extra: list[str]):
         if "out_dir" in overrides:
             raise ConfigError("give the run directory once: --out or --out_dir, not both")
         overrides["out_dir"] = parse_overrides([f"--out_dir={args.out}"])["out_dir"]
+    if args.auto_cut:
+        overrides = merge(overrides, {"auto_cut": {"enabled": True}})
     if args.resume:
         if args.config:
             raise ConfigError("give either a CONFIG file or --resume RUN, not both")

@@ -16,18 +16,28 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 
+REFERENCES = (
+    "last",
+    "best",
+)  # what the cutoff is measured against: the full model, or the best depth
 
-def cutoff_depths(accuracy: Tensor, tolerance: float = 0.5) -> Tensor:
+
+def cutoff_depths(accuracy: Tensor, tolerance: float = 0.5, reference: str = "last") -> Tensor:
     """The cutoff rule on a batch of curves: ``accuracy`` [..., L+1] (percent) -> [...] (int64).
 
-    Smallest k with ``accuracy[k] >= accuracy[L] - tolerance``; depth L always qualifies.
+    Smallest k with ``accuracy[k] >= accuracy[L] - tolerance`` (``reference="last"``; depth L
+    always qualifies) or ``>= max_j accuracy[j] - tolerance`` (``"best"``: the best depth always
+    qualifies, so a top block that hurts does not hold the cutoff up).
     """
     if accuracy.shape[-1] == 0:
         raise ValueError("need at least one depth")
     if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < math.inf):
         # NaN would make no depth qualify and argmax answer 0: a silent depth-0 cut
         raise ConfigError(f"tolerance must be a finite number >= 0, got {tolerance}")
-    within = accuracy >= accuracy[..., -1:] - tolerance
+    if reference not in REFERENCES:
+        raise ConfigError(f"cutoff reference must be one of {REFERENCES}, got {reference!r}")
+    ref = accuracy[..., -1:] if reference == "last" else accuracy.amax(dim=-1, keepdim=True)
+    within = accuracy >= ref - tolerance
     return within.to(torch.uint8).argmax(dim=-1)  # argmax returns the first maximum
 
 
@@ -84,9 +94,14 @@ def resampled_accuracy(
 
 
 def bootstrap_cutoff(
-    correct: Tensor, tolerance: float = 0.5, num_resamples: int = 1000, seed: int = 0
+    correct: Tensor,
+    tolerance: float = 0.5,
+    num_resamples: int = 1000,
+    seed: int = 0,
+    reference: str = "last",
 ) -> CutoffInterval:
-    """Cutoff depth of per-sample results ``correct`` [L+1, N] and its bootstrap 95% interval."""
+    """Cutoff depth of per-sample results ``correct`` [L+1, N] and its bootstrap 95% interval
+    (``reference`` as in :func:`cutoff_depths`)."""
     if not 0 <= tolerance < math.inf:  # NaN fails this too
         raise ConfigError(f"tolerance must be >= 0 accuracy points, got {tolerance}")
     if not 1 <= num_resamples <= MAX_RESAMPLES:
@@ -96,14 +111,14 @@ def bootstrap_cutoff(
     if correct.dim() != 2 or correct.shape[1] == 0:
         raise DataError(f"need per-sample results [depths, samples], got {list(correct.shape)}")
     point = correct.double().mean(dim=1) * 100  # as DepthEvaluation.accuracy
-    cutoffs = cutoff_depths(resampled_accuracy(correct, num_resamples, seed), tolerance)
+    cutoffs = cutoff_depths(resampled_accuracy(correct, num_resamples, seed), tolerance, reference)
     counts = torch.bincount(cutoffs, minlength=correct.shape[0])
     # interval ends rounded outwards to depths that resamples actually chose
     as_float = cutoffs.to(torch.float64)
     low = torch.quantile(as_float, 0.025, interpolation="lower")
     high = torch.quantile(as_float, 0.975, interpolation="higher")
     return CutoffInterval(
-        cutoff=int(cutoff_depths(point, tolerance)),
+        cutoff=int(cutoff_depths(point, tolerance, reference)),
         low=int(low),
         high=int(high),
         mode=int(counts.argmax()),

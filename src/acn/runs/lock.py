@@ -10,6 +10,7 @@ again on release if nothing else was written into it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -35,12 +36,16 @@ class RunLock:
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ConfigError(f"cannot write run directory {self.run_dir}: {e.strerror or e}") from None
+            raise ConfigError(
+                f"cannot write run directory {self.run_dir}: {e.strerror or e}"
+            ) from None
         for _ in range(100):  # retried only when the holder released (and removed) it meanwhile
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as e:
-                raise ConfigError(f"cannot write run directory {self.run_dir}: {e.strerror or e}") from None
+                raise ConfigError(
+                    f"cannot write run directory {self.run_dir}: {e.strerror or e}"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
@@ -52,7 +57,9 @@ class RunLock:
                         f"run directory {self.run_dir} is in use by {who} (lock {self.path}); "
                         "wait for it to finish or choose another out_dir"
                     ) from None
-                raise ConfigError(f"cannot lock run directory {self.run_dir}: {e.strerror or e}") from None
+                raise ConfigError(
+                    f"cannot lock run directory {self.run_dir}: {e.strerror or e}"
+                ) from None
             if _same_file(fd, self.path):
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode())
@@ -64,17 +71,13 @@ class RunLock:
     def release(self) -> None:
         if self.fd is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             self.path.unlink(missing_ok=True)  # while still locked: see the module docstring
-        except OSError:
-            pass
         os.close(self.fd)
         self.fd = None
         if self.created:
-            try:
+            with contextlib.suppress(OSError):
                 self.run_dir.rmdir()  # a run that failed before writing anything leaves no trace
-            except OSError:
-                pass
 
     def __enter__(self) -> RunLock:
         return self.acquire()

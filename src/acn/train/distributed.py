@@ -86,6 +86,16 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier()
 
 
+def broadcast_int(value: int, ctx: DistContext, src: int = 0) -> int:
+    """Rank ``src``'s ``value`` on every process (a decision made once, followed by all)."""
+    if not ctx.enabled:
+        return int(value)
+    device = torch.device("cuda", ctx.local_rank) if dist.get_backend() == "nccl" else None
+    t = torch.tensor([int(value)], dtype=torch.int64, device=device)
+    dist.broadcast(t, src=src)
+    return int(t.item())
+
+
 def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
     """Rows [lo, hi) of an n-row batch that ``rank`` takes (the same cut as ``acn.data.Batches``)."""
     return rank * n // world_size, (rank + 1) * n // world_size

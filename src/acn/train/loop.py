@@ -39,6 +39,7 @@ from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
 from ..utils import atomic_write
 from . import distributed as dist
+from .autocut import AutoCut, split_validation
 from .budget import check_training_memory
 from .checkpoint import (
     checkpoint_dir,
@@ -53,6 +54,7 @@ from .gradient_share import direct_gradient_share
 from .losses import get_loss
 from .optim import WarmupCosine, build_optimizer
 from .summary import CUTOFF_TOLERANCE, run_summary
+from .train_flops import TrainFlops
 
 NAN_CHECK_EVERY = 20  # steps between checks for a non-finite loss (each check syncs the device)
 
@@ -148,7 +150,7 @@ class Trainer:
         self.show_progress = ctx.is_main and (tty if progress is None else progress)
 
         torch.manual_seed(cfg.seed)
-        self.data = load_train_data(cfg)
+        self.data, val = split_validation(cfg, load_train_data(cfg))
         values = model_values(cfg, self.data.info)
         check_training_memory(
             cfg.model.name, cfg.model.connectivity, values, device, cfg.batch_size
@@ -176,6 +178,8 @@ class Trainer:
             total_steps=cfg.epochs * self.steps_per_epoch,
         )
         self.grad_norms = GradNorms(self.model)
+        self.flops = TrainFlops()
+        self.auto_cut = AutoCut(self, val) if val is not None else None
         self.metrics = MetricsLog(self.run_dir)
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
         self._reset_train_stats()
@@ -203,6 +207,8 @@ class Trainer:
             self.epoch = epoch + 1
             if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
                 record = self.evaluate()
+                if self.auto_cut is not None:  # may cut the model: after evaluate, before save
+                    record.update(self.auto_cut.after_evaluation())
                 if self.ctx.is_main:
                     self.metrics.append(record)
                 self.log(_eval_line(record, cfg.epochs, self.model.depth))
@@ -240,6 +246,7 @@ class Trainer:
         """One optimizer step on a global batch; returns this process's loss (detached)."""
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         x, y = self.data.prepare(x, y, True, gen, self.num_classes)
+        rows = len(x)  # of the global batch
         lo, hi = dist.shard_bounds(len(x), self.ctx.rank, self.ctx.world_size)
         n_global, n_local = _num_targets(y), _num_targets(y[lo:hi])
         x, y = x[lo:hi], y[lo:hi]
@@ -248,7 +255,7 @@ class Trainer:
             if self.amp_dtype is not None
             else nullcontext()
         )
-        with autocast:
+        with autocast, self.flops.counting(self.model, rows, self.ctx, self.device):
             loss, _ = self.loss_fn(self.train_model, x, y, self.cfg)
         # DDP averages gradients over processes; weighting by the shard's share of the targets
         # (rows, or masked tokens for MLM) makes that the mean over the global batch even when
@@ -363,12 +370,16 @@ class Trainer:
             "train_seconds": self.elapsed(),
             "world_size": self.ctx.world_size,
             "config": to_dict(self.cfg),
+            **self.flops.state_dict(),
+            **(self.auto_cut.state_dict() if self.auto_cut is not None else {}),
         }
         if self.ctx.is_main:  # a failure is a one-line CheckpointError; the last one stays current
             save_checkpoint(self.run_dir, self.model, state)
         dist.barrier(self.ctx)
 
     def _restore(self) -> None:
+        if self.auto_cut is not None:  # the checkpoint may hold a cut model: cut to its depth
+            self.auto_cut.restore(read_state(self.run_dir))
         state = load_checkpoint(self.run_dir, self.model)
         changed = resume_changes(state.get("config", {}), to_dict(self.cfg))
         if changed and not self.allow_changed_config:
@@ -377,6 +388,7 @@ class Trainer:
                 f"(the checkpoint was trained with other values); pass --allow-changed-config "
                 "to resume anyway"
             )
+        self.flops.load_state_dict(state)
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
@@ -411,7 +423,12 @@ class Trainer:
         )
 
     def summary(self) -> dict[str, Any]:
-        return run_summary(self, read_metrics(self.run_dir) if self.ctx.is_main else [])
+        summary = run_summary(self, read_metrics(self.run_dir) if self.ctx.is_main else [])
+        if summary:
+            summary["total_train_flops"] = self.flops.total
+            if self.auto_cut is not None:
+                summary["auto_cut"] = self.auto_cut.summary()
+        return summary
 
 
 def _num_targets(y: torch.Tensor) -> torch.Tensor:
