@@ -34,6 +34,7 @@ from ..models.registry import create_model
 from ..runs.config import CONFIG_FILE, TrainConfig, to_dict, to_yaml
 from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics
 from ..runs.inputs import check_fit, load_train_data, model_values
+from ..serialization import load_matching
 from ..utils import atomic_write, write_json
 from . import distributed as dist
 from .checkpoint import checkpoint_dir, has_checkpoint, load_checkpoint, read_state, save_checkpoint
@@ -121,6 +122,9 @@ class Trainer:
             cfg.model.name, cfg.model.connectivity, **model_values(cfg, self.data.info)
         )
         check_fit(self.model, self.data)
+        if cfg.init_from and not resume:
+            _, fresh = load_matching(self.model, cfg.init_from)
+            self.log(f"initialised from {cfg.init_from}; fresh: {', '.join(fresh) or 'none'}")
         self.model.to(device)
         self.num_classes = self.model.config.num_classes
         self.amp_dtype, self.scaler = amp_setup(cfg.amp, device)
