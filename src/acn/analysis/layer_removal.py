@@ -47,9 +47,21 @@ def angular_keep(distance: Tensor, n: int) -> list[int]:
     _check(depth, n)
     if n == 0:
         return list(range(depth))
-    starts = [float(distance[l, l + n]) for l in range(depth - n + 1)]
-    best = min(range(len(starts)), key=lambda l: (starts[l], -l))
+    starts = [float(distance[s, s + n]) for s in range(depth - n + 1)]
+    best = min(range(len(starts)), key=lambda s: (starts[s], -s))
     return [i for i in range(depth) if not best <= i < best + n]
+
+
+class _PooledInputs:
+    """``on_step`` hook keeping what the head would pool from the stack input at every depth."""
+
+    def __init__(self, model: StackModel) -> None:
+        self.model, self.pooled = model, []
+
+    def __call__(self, before: StackState, after: StackState) -> None:
+        if not self.pooled:
+            self.pooled.append(self.model.pool(before.h).flatten(1).double())
+        self.pooled.append(self.model.pool(after.h).flatten(1).double())
 
 
 @torch.no_grad()
@@ -64,15 +76,9 @@ def angular_distances(model: StackModel, batches: Iterable[tuple[Tensor, Tensor]
     rows = 0
     try:
         for x, _ in batches:
-            states: list[Tensor] = []
-
-            def keep(before: StackState, after: StackState) -> None:
-                if not states:
-                    states.append(model.pool(before.h).flatten(1).double())
-                states.append(model.pool(after.h).flatten(1).double())
-
-            model.features_per_depth(x.to(device), on_step=keep)
-            h = torch.nn.functional.normalize(torch.stack(states), dim=-1)  # [L+1, B, D]
+            states = _PooledInputs(model)
+            model.features_per_depth(x.to(device), on_step=states)
+            h = torch.nn.functional.normalize(torch.stack(states.pooled), dim=-1)  # [L+1, B, D]
             cos = torch.einsum("abd,cbd->acb", h, h).clamp(-1.0, 1.0)
             total += (torch.arccos(cos) / math.pi).sum(dim=-1).cpu()
             rows += x.shape[0]
