@@ -29,6 +29,21 @@ def test_fine_tune_copies_the_body_and_keeps_a_fresh_head(tmp_path):
     assert any(line.startswith("initialised from") and "head.weight" in line for line in lines)
 
 
+def test_skipped_prefixes_keep_their_fresh_values(tmp_path):
+    torch.manual_seed(0)
+    a = acn.create_model("mixer_s8", "acn", **tiny_overrides("mixer_s8"))
+    path = save(a, tmp_path / "a.safetensors")
+    torch.manual_seed(1)
+    b = acn.create_model("mixer_s8", "acn", **tiny_overrides("mixer_s8"))
+    head = b.head.weight.detach().clone()
+    copied, fresh = load_matching(b, path, skip=["head."])
+    assert "head.weight" in fresh and "head.weight" not in copied
+    assert torch.equal(b.head.weight, head)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert any(k.startswith("stack.") for k in copied)
+    assert all(torch.equal(sa[k], sb[k]) for k in copied)
+
+
 def test_a_file_sharing_no_blocks_is_refused(tmp_path):
     other = acn.create_model("mlp_s4", "acn", **tiny_overrides("mlp_s4"))
     path = save(other, tmp_path / "mlp.safetensors")

@@ -85,8 +85,11 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> StackMo
     return model.to(device).eval()
 
 
-def load_matching(model: StackModel, path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """Copy into ``model`` every tensor of the model file at ``path`` whose name and shape match.
+def load_matching(
+    model: StackModel, path: str | os.PathLike, skip: tuple[str, ...] | list[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Copy into ``model`` every tensor of the model file at ``path`` whose name and shape match
+    and whose name starts with none of the prefixes in ``skip``.
 
     Returns (copied names, names of ``model`` left as they were). Used to start a run from another
     run's weights (fine-tuning a pretrained body under a new head). A file sharing no block weight
@@ -99,7 +102,11 @@ def load_matching(model: StackModel, path: str | os.PathLike) -> tuple[list[str]
     except (SafetensorError, OSError, RuntimeError, ValueError) as e:
         raise CheckpointError(f"corrupt or truncated checkpoint {p}: {e}") from None
     own = model.state_dict()
-    copied = [k for k, v in own.items() if k in stored and stored[k].shape == v.shape]
+    copied = [
+        k
+        for k, v in own.items()
+        if k in stored and stored[k].shape == v.shape and not k.startswith(tuple(skip))
+    ]
     if not any(k.startswith("stack.") for k in copied):
         raise CheckpointError(f"{p} shares no block weights with the model to initialise")
     with torch.no_grad():

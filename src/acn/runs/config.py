@@ -98,6 +98,7 @@ class TrainConfig:
     # every tensor whose name and shape match the new model is copied, the rest (e.g. a head for
     # other classes) keeps its fresh init. A resumed run restores its own checkpoint instead.
     init_from: str | None = None
+    init_skip: list[str] = field(default_factory=list)  # name prefixes never copied, e.g. "head."
 
     def validate(self) -> TrainConfig:
         """Range checks that do not need the model or the data; returns self."""

@@ -123,7 +123,7 @@ class Trainer:
         )
         check_fit(self.model, self.data)
         if cfg.init_from and not resume:
-            _, fresh = load_matching(self.model, cfg.init_from)
+            _, fresh = load_matching(self.model, cfg.init_from, cfg.init_skip)
             self.log(f"initialised from {cfg.init_from}; fresh: {', '.join(fresh) or 'none'}")
         self.model.to(device)
         self.num_classes = self.model.config.num_classes
