@@ -30,7 +30,7 @@ from ..data import Batches
 from ..evaluation import evaluate_per_depth
 from ..runs.evaldata import eval_data, load_eval_data, run_config
 from ..serialization import load, save
-from .recipes import (
+from .mixer_recipes import (
     CPU_MIXER,
     PAPER_MIXER,
     SMOKE_MIXER,

@@ -16,7 +16,7 @@ from ..compress import flops_per_depth
 from ..runs.config import load_config, load_run_config
 from ..runs.inputs import load_train_data
 from ..serialization import load
-from .recipes import run_numbers
+from .mixer_recipes import run_numbers
 from .suite import Claim, Experiment, Rule, RunContext, Scale, register
 
 ARCHS = ("acn", "residual")

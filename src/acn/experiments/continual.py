@@ -37,7 +37,7 @@ from ..train.loop import augment_seed
 from ..train.optim import build_optimizer
 from ..train.si import SynapticIntelligence
 from ..utils import write_json
-from .recipes import data_spec
+from .mixer_recipes import data_spec
 from .suite import Claim, Experiment, Rule, RunContext, Scale, register
 
 ARCHS = ("acn", "residual")

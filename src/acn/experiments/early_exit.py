@@ -30,7 +30,7 @@ from ..serialization import load
 from ..train.checkpoint import has_checkpoint
 from ..train.distributed import resolve_device
 from ..train.loop import train
-from .recipes import CPU_MIXER, PAPER_MIXER, data_spec
+from .mixer_recipes import CPU_MIXER, PAPER_MIXER, data_spec
 from .suite import Claim, Experiment, Rule, RunContext, Scale, register
 
 # (row name, connectivity, exit heads), in Table 7's order

@@ -13,7 +13,7 @@ from typing import Any
 from ..compress.sweep import PruneCurve, PruneLevel, plot_curves, prune_sweep
 from ..runs.evaldata import eval_data
 from ..serialization import load
-from .recipes import CPU_MIXER, PAPER_MIXER, SMOKE_MIXER, mixer_config, run_numbers
+from .mixer_recipes import CPU_MIXER, PAPER_MIXER, SMOKE_MIXER, mixer_config, run_numbers
 from .suite import Claim, Experiment, Rule, RunContext, Scale, register
 
 SPARSITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

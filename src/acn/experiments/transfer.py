@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .recipes import CPU_MIXER, PAPER_MIXER, SMOKE_MIXER, mixer_config, run_numbers
+from .mixer_recipes import CPU_MIXER, PAPER_MIXER, SMOKE_MIXER, mixer_config, run_numbers
 from .suite import Claim, Experiment, Rule, RunContext, Scale, register
 
 # name -> (connectivity, upstream loss, its options)
