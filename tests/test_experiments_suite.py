@@ -229,3 +229,20 @@ def test_report_from_json_only(tmp_path):
         "12.5 s",
     ):
         assert needle in text, needle
+
+
+def test_experiments_with_the_same_config_share_one_run(tmp_path, monkeypatch):
+    import acn.experiments.context as context
+
+    calls = []
+    real = context.train
+    monkeypatch.setattr(
+        context, "train", lambda cfg, **k: calls.append(cfg.out_dir) or real(cfg, **k)
+    )
+    opts = RunOptions(scale="smoke", seeds=1, out=tmp_path / "r", runs=tmp_path / "runs")
+    first = run_experiment(toy_experiment(tmp_path, "toy-a"), opts, log=None)
+    second = run_experiment(toy_experiment(tmp_path, "toy-b"), opts, log=None)
+    assert len(calls) == 1 and "by-config" in calls[0]
+    assert first["per_seed"] == second["per_seed"]
+    link = tmp_path / "runs" / "toy-b" / "smoke" / "seed-0" / "acn"
+    assert link.is_symlink() and (link / "summary.json").is_file()

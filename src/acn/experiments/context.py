@@ -1,6 +1,9 @@
 """What an experiment's ``run_seed`` gets: :class:`RunContext`, resumable training runs.
 
-``ctx.train(key, cfg)`` trains ``cfg`` into ``ctx.out / key`` and returns that run directory:
+``ctx.train(key, cfg)`` trains ``cfg`` and returns its run directory. With a ``cache`` (the runner
+sets ``RUNS/by-config``) the directory is named by a digest of the config, so experiments that
+train the very same config (same model, data, recipe, seed) share one run; ``ctx.out / key`` is
+then a symlink to it. Without a cache the run goes to ``ctx.out / key``. In either case:
 
 - if the directory holds a finished run (``summary.json``) with the same config, it is returned
   as is (never retrained); with another config it is a one-line ConfigError;
@@ -14,7 +17,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +80,7 @@ class RunContext:
     device: str = "auto"
     data_root: Path = Path("../shared/data")
     dry_run: bool = False
+    cache: Path | None = None  # shared run directories named by config digest (see module doc)
     log_fn: Callable[[str], None] | None = print
     plan: list[PlanEntry] = field(default_factory=list)
 
@@ -88,12 +94,16 @@ class RunContext:
 
     def train(self, key: str, cfg: TrainConfig) -> Path | None:
         """Train (or reuse, or resume) ``cfg`` as run ``key``; see the module docstring."""
-        run_dir = Path(self.out) / key
         device = cfg.device if self.device == "auto" else self.device
-        cfg = dataclasses.replace(cfg, out_dir=str(run_dir), device=device)
+        cfg = dataclasses.replace(cfg, device=device)
+        link = Path(self.out) / key
+        run_dir = link if self.cache is None else Path(self.cache) / config_digest(cfg)
+        cfg = dataclasses.replace(cfg, out_dir=str(run_dir))
         if self.dry_run:
             self.plan.append(dry_step(key, cfg))
             return None
+        if run_dir != link:
+            link_run(link, run_dir)
         if (run_dir / CONFIG_FILE).is_file():
             if to_dict(load_run_config(run_dir)) != to_dict(cfg):
                 raise ConfigError(
@@ -126,6 +136,23 @@ class RunContext:
     def metrics(run_dir: Path) -> list[dict[str, Any]]:
         """The run's ``metrics.jsonl`` records (one per evaluation)."""
         return read_metrics(run_dir)
+
+
+def config_digest(cfg: TrainConfig) -> str:
+    """A name for ``cfg``'s run: connectivity plus a hash of everything but ``out_dir``."""
+    values = to_dict(dataclasses.replace(cfg, out_dir=""))
+    text = json.dumps(values, sort_keys=True, default=str)
+    return f"{cfg.model.connectivity}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def link_run(link: Path, run_dir: Path) -> None:
+    """Point ``link`` at ``run_dir`` (a relative symlink; an existing link is replaced)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise ConfigError(f"{link} exists and is not a link to a run; remove it")
+    link.symlink_to(os.path.relpath(run_dir, link.parent), target_is_directory=True)
 
 
 def dry_step(key: str, cfg: TrainConfig) -> PlanEntry:

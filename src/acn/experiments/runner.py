@@ -1,6 +1,7 @@
 """Run one registered experiment over seeds and write ``OUT/NAME.json`` (+ plots in ``OUT/NAME/``).
 
-Training runs go to ``RUNS/NAME/SCALE/seed-S/KEY`` through :class:`RunContext`, so an interrupted
+Training runs go to ``RUNS/by-config/DIGEST`` (linked from ``RUNS/NAME/SCALE/seed-S/KEY``) through
+:class:`RunContext`: experiments training the same config share the run, and an interrupted
 ``acn reproduce NAME`` continues where it stopped (finished runs are reused, the unfinished one
 resumes from its checkpoint). ``dry_run`` builds every model, checks every data path and takes one
 optimizer step per model (see :mod:`.context`), prints the plan and writes nothing.
@@ -29,6 +30,7 @@ __all__ = ["RunContext", "RunOptions", "run_experiment", "format_plan", "default
 # Assumed sustained training throughput for the plan's GPU-hour estimate: about 10 % of an H100's
 # dense bf16 peak; models this small rarely do better.
 ASSUMED_FLOPS_PER_S = 100e12
+CACHE_DIR = "by-config"
 
 
 def default_data_root() -> Path:
@@ -70,6 +72,7 @@ def run_experiment(
             device=opts.device,
             data_root=data_root,
             dry_run=opts.dry_run,
+            cache=Path(opts.runs) / CACHE_DIR,
             log_fn=(lambda m, s=seed: log(f"{exp.name} seed {s}: {m}")) if log else None,
         )
         result = exp.run_seed(ctx, scale, seed)
