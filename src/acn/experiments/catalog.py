@@ -8,9 +8,20 @@ module here and to ``MODULES``.
 # isort: skip_file
 from __future__ import annotations
 
+from . import compression
+from . import difficulty
+from . import gradients
+from . import lowdata
+from . import noise
 from .suite import Experiment, registry
 
-MODULES: tuple = ()
+MODULES = (
+    compression,
+    difficulty,
+    gradients,
+    lowdata,
+    noise,
+)
 
 
 def experiments() -> dict[str, Experiment]:
