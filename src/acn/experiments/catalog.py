@@ -9,6 +9,7 @@ module here and to ``MODULES``.
 from __future__ import annotations
 
 from . import compression
+from . import demo
 from . import difficulty
 from . import gradients
 from . import lowdata
@@ -17,6 +18,7 @@ from .suite import Experiment, registry
 
 MODULES = (
     compression,
+    demo,
     difficulty,
     gradients,
     lowdata,
