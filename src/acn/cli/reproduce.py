@@ -53,7 +53,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise ConfigError("acn reproduce needs an experiment NAME (see --list)")
-    names = list(registered) if args.name == "all" else [get_experiment(args.name).name]
+    if args.name == "all":  # every experiment that has this scale
+        names = [n for n, e in registered.items() if args.scale in e.scales]
+        skipped = sorted(set(registered) - set(names))
+        if skipped:
+            print(f"no {args.scale} scale (skipped): {', '.join(skipped)}")
+    else:
+        names = [get_experiment(args.name).name]
     opts = RunOptions(
         scale=args.scale,
         seeds=args.seeds,
