@@ -13,7 +13,19 @@ import sys
 from ..errors import ACNError
 
 # subcommand modules, in the order `acn --help` lists them
-COMMANDS = ["demo", "models", "cost", "compress", "prune", "train", "probe", "grads", "exit"]
+COMMANDS = [
+    "demo",
+    "models",
+    "cost",
+    "compress",
+    "prune",
+    "train",
+    "probe",
+    "grads",
+    "exit",
+    "reproduce",
+    "report",
+]
 
 
 class OneLineParser(argparse.ArgumentParser):

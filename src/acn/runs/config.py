@@ -45,6 +45,9 @@ class DataSection:
     classes: int | list[int] | None = None  # keep the first C classes (or these ids)
     per_class: int | None = None  # keep k training samples per class (low-data regime)
     per_class_mode: str = "random"
+    # > 0: hold out this fraction of every training class (fixed draw, seed 0) and evaluate on it
+    # instead of the test split, to choose a config without looking at the test set
+    validation: float = 0.0
 
 
 @dataclass

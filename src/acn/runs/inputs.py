@@ -39,7 +39,7 @@ from ..data import (
     prepare_batch,
 
 )
-from ..data.splits import select_classes
+from ..data.splits import select_classes, stratified_split
 from ..errors import ConfigError, DataError
 from ..evaluation import check_labels
 from ..models.base import StackModel
@@ -57,6 +57,7 @@ _FROM_DATA = {
 _TEXT_HEADS = {"text": "cls", "mlm": "mlm"}
 
 MLM_PROB = 0.15  # BERT's masking rate
+VALIDATION_SEED = 0  # the held-out rows of data.validation
 TEST_MASK_SEED = 0  # the test split's masks: fixed, so runs with different seeds score alike
 
 
@@ -134,6 +135,8 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
         raise ConfigError(
             f"data.classes and data.per_class need labelled data; {d.spec} is raw text"
         )
+    if d.validation:
+        splits = validation_splits(splits, d.validation)
     if d.classes is not None:
         splits = splits.map(lambda ds: select_classes(ds, d.classes))
     if d.per_class is not None:
@@ -150,6 +153,18 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     if not a.normalize:
         augment = AugmentConfig(**image_options)
     return TrainData(splits, augment)
+
+
+def validation_splits(splits: DataSplits, fraction: float) -> DataSplits:
+    """Train minus a stratified ``fraction`` of it, and that held-out part in place of the test
+    split. The draw is fixed (seed 0) so every seed and config is judged on the same rows; the
+    normalisation statistics stay those of the whole training split."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f"data.validation must be between 0 and 1 (0: off), got {fraction}")
+    train, val = stratified_split(splits.train, fraction, seed=VALIDATION_SEED)
+    name = f"{splits.info['name']} (validation: {fraction:g} of train)"
+    info = {**splits.info, "name": name, "num_train": len(train), "num_test": len(val)}
+    return DataSplits(train, val, info)
 
 
 def model_values(cfg: TrainConfig, info: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,75 @@
+"""``acn reproduce NAME [--scale smoke|cpu|paper] [--seeds N] [--out DIR] [--dry-run]``.
+
+Runs one paper experiment (or ``all``) over seeds and writes ``OUT/NAME.json`` with the verdict
+its rule decides; ``acn reproduce --list`` lists the experiments and their claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..experiments.catalog import experiments
+from ..experiments.runner import RunOptions, default_data_root, run_experiment
+from ..experiments.suite import SCALES, get_experiment
+from ..utils import table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="run a paper experiment over seeds and decide whether its claim holds",
+        description="Run one of the paper's experiments (see --list) over seeds, decide the "
+        "claim's verdict by the rule the experiment declares, and write OUT/NAME.json and plots. "
+        "Interrupted runs continue where they stopped.",
+    )
+    p.add_argument("name", nargs="?", help="experiment name, or 'all'")
+    p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument("--scale", choices=SCALES, default="cpu", help="default cpu")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument("--out", default="docs/results", help="results directory (default docs/results)")
+    p.add_argument(
+        "--runs", default="runs/reproduce", help="training run directories (default runs/reproduce)"
+    )
+    p.add_argument(
+        "--data", default=None, help=f"dataset root (default $ACN_DATA or {default_data_root()})"
+    )
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build every model, check data paths, one optimizer step each, print the plan",
+    )
+    p.add_argument("--note", default="", help="a note stored in the result (e.g. shared machine)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    registered = experiments()
+    if args.list:
+        rows = [[n, e.title, ", ".join(e.scales), e.claim.text] for n, e in registered.items()]
+        print(table(["name", "title", "scales", "claim"], rows))
+        return 0
+    if not args.name:
+        raise ConfigError("acn reproduce needs an experiment NAME (see --list)")
+    if args.name == "all":  # every experiment that has this scale
+        names = [n for n, e in registered.items() if args.scale in e.scales]
+        skipped = sorted(set(registered) - set(names))
+        if skipped:
+            print(f"no {args.scale} scale (skipped): {', '.join(skipped)}")
+    else:
+        names = [get_experiment(args.name).name]
+    opts = RunOptions(
+        scale=args.scale,
+        seeds=args.seeds,
+        out=Path(args.out),
+        runs=Path(args.runs),
+        data_root=Path(args.data) if args.data else None,
+        device=args.device,
+        dry_run=args.dry_run,
+        note=args.note,
+    )
+    for name in names:
+        run_experiment(registered[name], opts)
+    return 0

@@ -1,0 +1,227 @@
+"""The ``acn reproduce`` suite: what an experiment declares and how its verdict is decided.
+
+An experiment module builds one :class:`Experiment` and passes it to :func:`register`. It declares,
+before any number is seen, the quantity it compares (a key of each seed's result), the direction
+the paper claims and the threshold (:class:`Rule`). The verdict is then a pure function of the
+per-seed values (:func:`decide`): mean, sample std and the 95 % Student-t interval over seeds;
+
+- direction ``greater``: ``holds`` if the interval's low end is above the threshold,
+  ``does-not-hold`` if its high end is below it, else ``partly`` if the mean is on the paper's
+  side, else ``inconclusive``; ``less`` is the mirror image;
+- one seed (no interval): ``inconclusive``; a missing or non-finite value: ``inconclusive``.
+
+A claim that is not one direction (e.g. "about equal") gives its own ``Rule.verdict_fn``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .context import RunContext
+
+VERDICTS = ("holds", "partly", "does-not-hold", "inconclusive")
+DIRECTIONS = ("greater", "less")
+SCALES = ("smoke", "cpu", "paper")
+
+# Two-sided 95 % Student-t quantiles t_{0.975, df} for df = 1..30 (standard tables).
+_T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+_Z975 = 1.959964
+
+
+def t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f"need df >= 1, got {df}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = _Z975  # Cornish-Fisher expansion: error < 1e-4 for df > 30
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean, sample std and the 95 % t-interval of the mean over ``n`` seeds (None if n < 2)."""
+
+    n: int
+    mean: float
+    std: float | None
+    low: float | None
+    high: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "mean": self.mean, "std": self.std, "ci95": [self.low, self.high]}
+
+
+def interval(values: Sequence[float]) -> Interval:
+    """:class:`Interval` of ``values`` (at least one finite value)."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("no values")
+    mean = sum(values) / n
+    if n < 2:
+        return Interval(n, mean, None, None, None)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = t975(n - 1) * std / math.sqrt(n)
+    return Interval(n, mean, std, mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The paper's statement (``text``) and the number(s) it reports (``paper``)."""
+
+    text: str
+    paper: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How the verdict is decided: see the module docstring."""
+
+    quantity: str  # key of every seed's result dict (a float)
+    direction: str  # "greater" or "less": the side of `threshold` the paper claims
+    threshold: float = 0.0
+    describe: str = ""  # one line for the report: what the quantity is and how it is judged
+    verdict_fn: Callable[[list[float]], str] | None = None  # replaces the interval rule
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ConfigError(f"Rule.direction must be one of {DIRECTIONS}, got {self.direction!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity,
+            "direction": self.direction,
+            "threshold": self.threshold,
+            "describe": self.describe,
+            "custom": self.verdict_fn is not None,
+        }
+
+
+def decide(rule: Rule, values: Sequence[float | None]) -> str:
+    """The verdict for one value per seed (see the module docstring)."""
+    if not values or any(v is None or not math.isfinite(v) for v in values):
+        return "inconclusive"
+    vals = [float(v) for v in values if v is not None]
+    if rule.verdict_fn is not None:
+        verdict = rule.verdict_fn(vals)
+        if verdict not in VERDICTS:
+            raise ConfigError(f"verdict_fn returned {verdict!r}; valid: {', '.join(VERDICTS)}")
+        return verdict
+    if len(vals) < 2:
+        return "inconclusive"
+    iv = interval(vals)
+    sign = 1.0 if rule.direction == "greater" else -1.0
+    # mirror "less" onto "greater": the paper's side is then always above the threshold
+    low, high = sorted((sign * (iv.low - rule.threshold), sign * (iv.high - rule.threshold)))
+    if low > 0:
+        return "holds"
+    if high < 0:
+        return "does-not-hold"
+    if sign * (iv.mean - rule.threshold) > 0:
+        return "partly"
+    return "inconclusive"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One size of an experiment: the values its ``run_seed`` reads and what they change."""
+
+    params: dict[str, Any]
+    changes: str  # vs the paper: model, data, epochs, what was scaled down and by how much
+    data_needed: list[str] = field(default_factory=list)  # dataset dirs under --data
+
+
+SeedResult = dict[str, Any]
+RunSeed = Callable[[RunContext, Scale, int], SeedResult]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One paper experiment (see docs in SUITE.md and the module docstring)."""
+
+    name: str  # CLI name, hyphenated
+    title: str
+    claim: Claim
+    rule: Rule
+    scales: dict[str, Scale]
+    run_seed: RunSeed
+    summarize: Callable[[list[SeedResult]], dict[str, Any]] | None = None
+    plot: Callable[[list[SeedResult], Path], list[Path]] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.scales) - set(SCALES))
+        if unknown or not self.scales:
+            raise ConfigError(f"experiment {self.name}: scales must be among {SCALES}")
+
+    def scale(self, name: str) -> Scale:
+        if name not in self.scales:
+            valid = ", ".join(self.scales)
+            raise ConfigError(f"experiment {self.name} has no scale {name!r}; valid: {valid}")
+        return self.scales[name]
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add ``experiment`` to the registry (once per name); returns it."""
+    if experiment.name in _REGISTRY and _REGISTRY[experiment.name] is not experiment:
+        raise ConfigError(f"experiment {experiment.name!r} is registered twice")
+    _REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def registry() -> dict[str, Experiment]:
+    """Registered experiments by name (modules register when :mod:`.catalog` imports them)."""
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in _REGISTRY:
+        valid = ", ".join(sorted(_REGISTRY)) or "none registered"
+        raise ConfigError(f"unknown experiment {name!r}; valid: {valid}")
+    return _REGISTRY[name]
+
+
+def aggregate(per_seed: list[SeedResult], keys: Sequence[str] | None = None) -> dict[str, Any]:
+    """Mean/std/95 % interval over seeds of each numeric top-level key (or of ``keys``)."""
+    if keys is None:
+        keys = [k for k, v in (per_seed[0] if per_seed else {}).items() if _is_number(v)]
+    out = {}
+    for key in keys:
+        vals = [r.get(key) for r in per_seed]
+        if vals and all(_is_number(v) and math.isfinite(v) for v in vals):
+            out[key] = interval([float(v) for v in vals]).as_dict()
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def summary_sentence(exp: Experiment, values: Sequence[float | None], verdict: str) -> str:
+    """One sentence generated from the numbers and the verdict."""
+    r = exp.rule
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return f"{exp.title}: no finite value of {r.quantity}; verdict {verdict}."
+    iv = interval(finite)
+    sign = ">" if r.direction == "greater" else "<"
+    spread = (
+        f" +- {iv.std:.3g} (95% interval [{iv.low:.3g}, {iv.high:.3g}])"
+        if iv.std is not None
+        else ""
+    )
+    return (
+        f"{r.quantity} = {iv.mean:.3g}{spread} over {iv.n} seed(s); the paper claims "
+        f"{r.quantity} {sign} {r.threshold:g}: {verdict}."
+    )
