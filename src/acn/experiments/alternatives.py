@@ -30,15 +30,10 @@ from ..data import Batches
 from ..evaluation import evaluate_per_depth
 from ..runs.evaldata import eval_data, load_eval_data, run_config
 from ..serialization import load, save
-from .mixer_recipes import (
-    CPU_MIXER,
-    PAPER_MIXER,
-    SMOKE_MIXER,
-    mixer_config,
-    run_numbers,
-    training_flops,
-)
-from .suite import Claim, Experiment, Rule, RunContext, Scale, register
+from .context import RunContext
+from .outcomes import run_numbers, training_flops
+from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE, train_config
+from .suite import Claim, Experiment, Rule, Scale, register
 
 CALIBRATION_SAMPLES = 500
 ROUTES = (
@@ -66,15 +61,22 @@ def route_cost(numbers: dict[str, Any], batch_size: int) -> tuple[float, float]:
     return training_flops(numbers["flops_per_depth"][-1], samples, 1), numbers["train_time_s"]
 
 
+def depth_changes(depth: int, **more: Any) -> dict[str, Any]:
+    return {"model": {"overrides": {"depth": depth}}, **more}
+
+
 def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
-    recipe = scale.params["mixer"]
+    recipe = scale.params["train"]
     heal_epochs = int(scale.params["heal_epochs"])
-    bs = recipe["batch_size"]
-    acn_run = ctx.train(f"acn-s{seed}", mixer_config(recipe, ctx, seed, "acn"))
-    res_run = ctx.train(f"residual-s{seed}", mixer_config(recipe, ctx, seed, "residual"))
+    bs = int(recipe.get("batch_size", 64))
+
+    def config(conn: str, changes: dict[str, Any] | None = None):
+        return train_config(recipe, conn, seed, ctx.data_root, changes)
+
+    acn_run, res_run = ctx.train("acn", config("acn")), ctx.train("residual", config("residual"))
     if acn_run is None or res_run is None:  # dry run: plan the k-block runs at half depth
-        depth = recipe["overrides"].get("depth", 16) // 2
-        ctx.train(f"res-scratch-s{seed}", mixer_config(recipe, ctx, seed, "residual", depth=depth))
+        half = recipe["model"].get("overrides", {}).get("depth", 16) // 2
+        ctx.train("res-scratch", config("residual", depth_changes(half)))
         return {}
     acn, res = run_numbers(acn_run), run_numbers(res_run)
     # a model with no blocks has nothing to heal or compare: at least one block is kept
@@ -83,9 +85,7 @@ def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
     flops, wall = route_cost(acn, bs)
     routes["acn-cut"] = {"accuracy": acn["accuracy_per_depth"][k], "train_flops": flops,
                          "train_wall_s": wall, "blocks": list(range(k))}  # fmt: skip
-    scratch_run = ctx.train(f"res-scratch-k{k}-s{seed}",
-                            mixer_config(recipe, ctx, seed, "residual", depth=k))  # fmt: skip
-    scratch = run_numbers(scratch_run)
+    scratch = run_numbers(ctx.train(f"res-scratch-k{k}", config("residual", depth_changes(k))))
     flops, wall = route_cost(scratch, bs)
     routes["res-scratch"] = {"accuracy": scratch["accuracy"], "train_flops": flops,
                              "train_wall_s": wall, "blocks": list(range(k))}  # fmt: skip
@@ -101,10 +101,10 @@ def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
         accuracy = evaluate_per_depth(small, test.batches(500)).accuracy[-1]
         routes[f"res-{rule}"] = {"accuracy": accuracy, "train_flops": res_flops,
                                  "train_wall_s": res_wall + measure_s, "blocks": kept}  # fmt: skip
-        path = save(small, Path(ctx.out) / f"res-{rule}-k{k}-s{seed}.safetensors")
-        heal_cfg = mixer_config(recipe, ctx, seed, "residual", depth=k, epochs=heal_epochs,
-                                values={"init_from": str(path)})  # fmt: skip
-        healed = run_numbers(ctx.train(f"res-{rule}-k{k}-healed-s{seed}", heal_cfg))
+        path = save(small, Path(ctx.out) / f"res-{rule}-k{k}.safetensors")
+        heal = depth_changes(k, epochs=heal_epochs, init_from=str(path.resolve()),
+                             optim={"warmup_epochs": heal_epochs / 10})  # fmt: skip
+        healed = run_numbers(ctx.train(f"res-{rule}-k{k}-healed", config("residual", heal)))
         flops, wall = route_cost(healed, bs)
         routes[f"res-{rule}-healed"] = {"accuracy": healed["accuracy"],
                                         "train_flops": res_flops + flops,
@@ -155,17 +155,19 @@ EXPERIMENT = register(
         ),
         scales={
             "smoke": Scale(
-                params={"mixer": SMOKE_MIXER, "heal_epochs": 1},
-                changes="4-block width-16 Mixer, 200 MNIST digits, 1 epoch, 1 healing epoch",
+                params={"train": SMOKE, "heal_epochs": 1},
+                changes="3-block width-16 Mixer, 200 MNIST digits, 1 epoch, 1 healing epoch",
             ),
             "cpu": Scale(
-                params={"mixer": {**CPU_MIXER, "epochs": 12}, "heal_epochs": 2},
-                changes="16-block width-32 Mixer on MNIST-5k, 12 epochs per model, 2 healing "
-                "epochs; block influence and angular distance on 500 training digits",
+                params={"train": MNIST_MIXER, "heal_epochs": 3},
+                changes="16-block width-32 Mixer on MNIST-5k (25 epochs per model, the suite's "
+                "shared recipe) instead of CIFAR-10; 3 healing epochs; block influence and angular "
+                "distance on 500 training digits",
             ),
             "paper": Scale(
-                params={"mixer": PAPER_MIXER, "heal_epochs": 30},
-                changes="the paper's CIFAR-10 Mixer and recipe, 300 epochs, 30 healing epochs",
+                params={"train": CIFAR_MIXER, "heal_epochs": 10},
+                changes="the paper's CIFAR-10 Mixer and recipe (100 epochs, Fig. 2), 10 healing "
+                "epochs",
                 data_needed=["cifar10"],
             ),
         },

@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..models.registry import create_model
-from .mixer_recipes import CPU_MIXER, PAPER_MIXER, SMOKE_MIXER, mixer_config, run_numbers
-from .suite import Claim, Experiment, Rule, RunContext, Scale, register
+from ..runs.config import merge
+from .context import RunContext
+from .outcomes import run_numbers
+from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE, train_config
+from .suite import Claim, Experiment, Rule, Scale, register
 
 MODELS = ("residual", "acn", "densenet", "denseformer")
 
@@ -22,22 +25,24 @@ def equal_params_depth(
     recipe: dict[str, Any], connectivity: str, reference: str = "residual"
 ) -> int:
     """Depth of ``connectivity`` whose parameter count is closest to the reference model's."""
-    overrides = dict(recipe["overrides"])
-    full = create_model(recipe["name"], reference, **overrides)
+    name, overrides = recipe["model"]["name"], dict(recipe["model"].get("overrides", {}))
+    full = create_model(name, reference, **overrides)
     target, depth = full.num_params(), full.depth
     sizes = {}
     for d in range(1, depth + 1):
         overrides["depth"] = d
-        sizes[d] = create_model(recipe["name"], connectivity, **overrides).num_params()
+        sizes[d] = create_model(name, connectivity, **overrides).num_params()
     return min(sizes, key=lambda d: (abs(sizes[d] - target), -d))
 
 
 def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
-    recipe = scale.params["mixer"]
+    recipe = scale.params["train"]
     models: dict[str, Any] = {}
     for conn in MODELS:
-        depth = equal_params_depth(recipe, conn) if conn == "densenet" else None
-        run = ctx.train(f"{conn}-s{seed}", mixer_config(recipe, ctx, seed, conn, depth=depth))
+        changes = {}
+        if conn == "densenet":
+            changes = {"model": {"overrides": {"depth": equal_params_depth(recipe, conn)}}}
+        run = ctx.train(conn, train_config(recipe, conn, seed, ctx.data_root, changes))
         if run is None:
             continue
         models[conn] = run_numbers(run, flops=False)
@@ -80,16 +85,16 @@ EXPERIMENT = register(
         ),
         scales={
             "smoke": Scale(
-                params={"mixer": SMOKE_MIXER},
-                changes="4-block width-16 Mixer, 200 MNIST digits, 1 epoch",
+                params={"train": SMOKE},
+                changes="3-block width-16 Mixer, 200 MNIST digits, 1 epoch",
             ),
             "cpu": Scale(
-                params={"mixer": CPU_MIXER},
+                params={"train": MNIST_MIXER},
                 changes="16-block width-32 Mixer (7x7 patches) on MNIST-5k instead of the 16 x 128 "
-                "Mixer on CIFAR-10; 15 epochs for every model instead of 700; no CutMix",
+                "Mixer on CIFAR-10; 25 epochs for every model instead of 700; no CutMix",
             ),
             "paper": Scale(
-                params={"mixer": {**PAPER_MIXER, "epochs": 700}},
+                params={"train": merge(CIFAR_MIXER, {"epochs": 700})},
                 changes="the paper's setting (700 epochs, all models); AutoAugment not applied",
                 data_needed=["cifar10"],
             ),

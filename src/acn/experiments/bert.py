@@ -16,8 +16,9 @@ from ..compress import flops_per_depth
 from ..runs.config import load_config, load_run_config
 from ..runs.inputs import load_train_data
 from ..serialization import load
-from .mixer_recipes import run_numbers
-from .suite import Claim, Experiment, Rule, RunContext, Scale, register
+from .context import RunContext
+from .outcomes import run_numbers
+from .suite import Claim, Experiment, Rule, Scale, register
 
 ARCHS = ("acn", "residual")
 
@@ -29,7 +30,7 @@ def pretrain_config(p: dict[str, Any], ctx: RunContext, seed: int, arch: str):
     values = {
         "model": {"name": pre["model"], "connectivity": arch, "overrides": dict(p["model"])},
         "data": {
-            "spec": pre["data"].format(data_root=str(ctx.data_root).rstrip("/")),
+            "spec": pre["data"].format(data=str(ctx.data_root).rstrip("/")),
             "options": dict(pre["options"]),
         },  # fmt: skip
         "optim": {**pre["optim"], "warmup_epochs": pre["warmup_fraction"] * epochs},
@@ -84,12 +85,12 @@ def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
     p = scale.params
     out: dict[str, Any] = {"pretrain": {}, "tasks": {}}
     for arch in ARCHS:
-        pre_run = ctx.train(f"{arch}-mlm-s{seed}", pretrain_config(p, ctx, seed, arch))
+        pre_run = ctx.train(f"{arch}-mlm", pretrain_config(p, ctx, seed, arch))
         if pre_run is not None:
             out["pretrain"][arch] = run_numbers(pre_run, flops=False)
         for task in p["finetune"]["tasks"]:
             cfg = finetune_config(p, ctx, seed, arch, task, pre_run)
-            run = ctx.train(f"{arch}-{task}-s{seed}", cfg)
+            run = ctx.train(f"{arch}-{task}", cfg)
             if run is not None:
                 out["tasks"].setdefault(task, {})[arch] = task_numbers(run)
     tasks = out["tasks"]
@@ -122,7 +123,7 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
 
 _CPU_PRETRAIN = {
     "model": "bert_tiny_mlm",
-    "data": "text:{data_root}/tinyshakespeare/input.txt",
+    "data": "text:{data}/tinyshakespeare/input.txt",
     "options": {"vocab_size": 2048, "max_len": 64},
     "epochs": 3,
     "acn_epoch_ratio": 2,
@@ -183,7 +184,7 @@ EXPERIMENT = register(
                     "model": {},
                     "pretrain": {
                         "model": "bert_base_mlm",
-                        "data": "text:{data_root}/bookcorpus_wikipedia.txt",
+                        "data": "text:{data}/bookcorpus_wikipedia.txt",
                         "options": {"vocab_size": 32768, "max_len": 128},
                         "epochs": 1,
                         "acn_epoch_ratio": 2,

@@ -37,8 +37,8 @@ from ..train.loop import augment_seed
 from ..train.optim import build_optimizer
 from ..train.si import SynapticIntelligence
 from ..utils import write_json
-from .mixer_recipes import data_spec
-from .suite import Claim, Experiment, Rule, RunContext, Scale, register
+from .context import RunContext
+from .suite import Claim, Experiment, Rule, Scale, register
 
 ARCHS = ("acn", "residual")
 METHODS = ("naive", "si")
@@ -165,7 +165,7 @@ def dry_step(ctx: RunContext, p: dict[str, Any], spec: str) -> None:
 
 def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
     p = scale.params
-    spec = data_spec(p["mixer"], ctx.data_root)
+    spec = p["mixer"]["data"].format(data=str(ctx.data_root).rstrip("/"))
     if getattr(ctx, "dry_run", False):
         dry_step(ctx, p, spec)
         return {}
@@ -261,7 +261,7 @@ EXPERIMENT = register(
                     "mixer": {
                         "name": "mixer_cifar_paper",
                         "crop_padding": 4,
-                        "data": "wds:{data_root}/cifar10-jpeg-wds",
+                        "data": "wds:{data}/cifar10-jpeg-wds",
                         "overrides": dict(_CIFAR_SMALL),
                     },  # fmt: skip
                     "tasks": 5,
@@ -282,7 +282,7 @@ EXPERIMENT = register(
                         "name": "mixer_cifar_paper",
                         "crop_padding": 4,
                         "overrides": {},
-                        "data": "cifar100:{data_root}/cifar-100-python",
+                        "data": "cifar100:{data}/cifar-100-python",
                     },  # fmt: skip
                     "tasks": 20,
                     "classes_per_task": 5,

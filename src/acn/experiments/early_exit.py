@@ -24,14 +24,16 @@ from ..errors import ConfigError
 from ..exits.evaluate import ExitEvalConfig, ExitReport, evaluate_exits
 from ..exits.splits import load_exit_splits
 from ..models.base import StackModel
-from ..runs.config import CONFIG_FILE, load_config, load_run_config, to_dict
+from ..runs.config import CONFIG_FILE, load_config, load_run_config, merge, to_dict
 from ..runs.files import SUMMARY_FILE
 from ..serialization import load
 from ..train.checkpoint import has_checkpoint
 from ..train.distributed import resolve_device
 from ..train.loop import train
-from .mixer_recipes import CPU_MIXER, PAPER_MIXER, data_spec
-from .suite import Claim, Experiment, Rule, RunContext, Scale, register
+from .context import RunContext
+from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE
+from .recipes import train_config as recipe_config
+from .suite import Claim, Experiment, Rule, Scale, register
 
 # (row name, connectivity, exit heads), in Table 7's order
 CONFIGS: tuple[tuple[str, str, str], ...] = (
@@ -139,14 +141,23 @@ def run_table7(c: Table7Config, log: Callable[[str], None] | None = print) -> li
 
 
 # -- the reproduce-suite experiment ``early-exit`` -----------------------------------------------
+# Rows are trained on the suite's shared recipes (acn.experiments.recipes), so the two plain rows
+# are the very runs other experiments train; branch rows add ``exit_branches`` and every exit row
+# trains with ``loss: exits`` (the paper's weights).
 
 
-def table7_config(params: dict[str, Any], ctx: RunContext, seed: int) -> Table7Config:
-    """A scale's Table 7 settings for one seed (the data spec's ``{data_root}`` filled in)."""
-    values = dict(params)
-    evaluation = ExitEvalConfig(**values.pop("evaluation", {}))
-    values["data"] = data_spec({"data": values.get("data", "mnist5k")}, ctx.data_root)
-    return Table7Config(**values, evaluation=evaluation, seed=seed)
+def row_changes(heads: str, branches: list[int]) -> dict[str, Any]:
+    """Config changes of one Table 7 row on top of the scale's recipe."""
+    if heads == "final":
+        return {}
+    changes: dict[str, Any] = {
+        "loss": "exits",
+        "loss_options": {"heads": heads},
+        "dg_share": False,  # measured with plain CE; not defined with branch heads
+    }
+    if heads == "branches":
+        changes["model"] = {"overrides": {"exit_branches": list(branches)}}
+    return changes
 
 
 def row_numbers(report: ExitReport) -> dict[str, Any]:
@@ -166,10 +177,12 @@ def row_numbers(report: ExitReport) -> dict[str, Any]:
 
 
 def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
-    c = table7_config(scale.params["table7"], ctx, seed)
+    p = scale.params
+    c = Table7Config(seed=seed, evaluation=ExitEvalConfig(**p.get("evaluation", {})))
     rows: dict[str, Any] = {}
     for name, connectivity, heads in CONFIGS:
-        run = ctx.train(f"{name}-s{seed}", train_config(c, name, connectivity, heads))
+        changes = row_changes(heads, p["branches"])
+        run = ctx.train(name, recipe_config(p["train"], connectivity, seed, ctx.data_root, changes))
         if run is not None:
             rows[name] = row_numbers(measure_row(c, run, heads, name))
     if len(rows) < len(CONFIGS):  # dry run
@@ -192,33 +205,6 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_CPU_TABLE7 = {
-    "model": "mixer_s8",
-    "overrides": dict(CPU_MIXER["overrides"]),
-    "branches": (4, 8, 12),
-    "data": "mnist5k",
-    "epochs": 10,
-    "lr": 2e-3,
-}
-_PAPER_TABLE7 = {
-    "model": "mixer_cifar_paper",
-    "overrides": {},
-    "branches": (4, 8, 12),
-    "data": PAPER_MIXER["data"],
-    "epochs": 300,
-    "lr": 1e-3,
-    "augment": {"cutmix_prob": 0.5, "crop_padding": 4},
-    "warmup_epochs": 10.0,
-}
-_QUICK = Table7Config.quick()
-_SMOKE_TABLE7 = {
-    "overrides": dict(_QUICK.overrides),
-    "branches": _QUICK.branches,
-    "per_class": _QUICK.per_class,
-    "epochs": _QUICK.epochs,
-    "evaluation": {"timing": False},
-}
-
 EXPERIMENT = register(
     Experiment(
         name="early-exit",
@@ -239,17 +225,18 @@ EXPERIMENT = register(
         ),
         scales={
             "smoke": Scale(
-                params={"table7": _SMOKE_TABLE7},
-                changes="4-block width-16 Mixer, 200 MNIST digits, 1 epoch",
+                params={"train": SMOKE, "branches": [1, 2, 3], "evaluation": {"timing": False}},
+                changes="3-block width-16 Mixer, 200 MNIST digits, 1 epoch, no timing",
             ),
             "cpu": Scale(
-                params={"table7": _CPU_TABLE7},
-                changes="16-block width-32 Mixer on MNIST-5k, 10 epochs instead of the 16 x 128 "
-                "CIFAR-10 Mixer; branches at 4/8/12 as the paper; thresholds calibrated to a "
-                "0.5-point drop on 500 validation digits (paper: fixed tau 0.7)",
+                params={"train": MNIST_MIXER, "branches": [4, 8, 12]},
+                changes="16-block width-32 Mixer on MNIST-5k (25 epochs, the suite's shared recipe) "
+                "instead of the 16 x 128 CIFAR-10 Mixer; branches at 4/8/12 as the paper; "
+                "thresholds calibrated to a 0.5-point drop on 500 validation digits (paper: fixed "
+                "tau 0.7)",
             ),
             "paper": Scale(
-                params={"table7": _PAPER_TABLE7},
+                params={"train": merge(CIFAR_MIXER, {"epochs": 300}), "branches": [4, 8, 12]},
                 changes="the paper's CIFAR-10 Mixer and branches; 300 epochs (the paper does not "
                 "state them); thresholds calibrated to a 0.5-point drop instead of tau 0.7",
                 data_needed=["cifar10"],

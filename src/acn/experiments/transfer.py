@@ -11,10 +11,13 @@ Each is then fine-tuned in full on the downstream task with plain cross-entropy 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from .mixer_recipes import CPU_MIXER, PAPER_MIXER, SMOKE_MIXER, mixer_config, run_numbers
-from .suite import Claim, Experiment, Rule, RunContext, Scale, register
+from .context import RunContext
+from .outcomes import run_numbers
+from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE, train_config
+from .suite import Claim, Experiment, Rule, Scale, register
 
 # name -> (connectivity, upstream loss, its options)
 MODELS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -24,29 +27,27 @@ MODELS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-def stage_values(stage: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """Config values of one stage (upstream or downstream): its data, class subset and size."""
+def stage_changes(stage: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """Config changes of one stage (upstream or downstream): its data, class subset, epochs."""
     data = {"classes": stage.get("classes"), "per_class": stage.get("per_class")}
     if "data" in stage:
         data["spec"] = stage["data"]
-    return {"data": data, **extra}
+    epochs = stage["epochs"]
+    return {"data": data, "epochs": epochs, "optim": {"warmup_epochs": epochs / 10}, **more}
 
 
 def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
     p = scale.params
-    recipe, up, down = p["mixer"], p["upstream"], p["downstream"]
+    recipe, up, down = p["train"], p["upstream"], p["downstream"]
     out: dict[str, Any] = {"models": {}}
     for name, (conn, loss, options) in MODELS.items():
-        up_values = stage_values(up, loss=loss, loss_options=options)
-        up_cfg = mixer_config(recipe, ctx, seed, conn, epochs=up["epochs"], values=up_values)
-        up_cfg.data.spec = up_cfg.data.spec.format(data_root=str(ctx.data_root).rstrip("/"))
-        up_run = ctx.train(f"{name}-upstream-s{seed}", up_cfg)
-        down_values = stage_values(down, init_from=str(up_run) if up_run else None)
-        down_cfg = mixer_config(recipe, ctx, seed, conn, epochs=down["epochs"], values=down_values)
-        down_cfg.data.spec = down_cfg.data.spec.format(data_root=str(ctx.data_root).rstrip("/"))
-        if up_run is None:  # dry run: the downstream step starts from fresh weights
-            down_cfg.init_from = None
-        down_run = ctx.train(f"{name}-downstream-s{seed}", down_cfg)
+        up_changes = stage_changes(up, loss=loss, loss_options=options, dg_share=False)
+        up_run = ctx.train(f"{name}-upstream", train_config(recipe, conn, seed, ctx.data_root,
+                                                            up_changes))  # fmt: skip
+        # a dry run has no upstream weights: the downstream step starts fresh
+        init = {"init_from": str(Path(up_run).resolve())} if up_run is not None else {}
+        down_cfg = train_config(recipe, conn, seed, ctx.data_root, stage_changes(down, **init))
+        down_run = ctx.train(f"{name}-downstream", down_cfg)
         if up_run is None or down_run is None:
             continue
         upstream, downstream = run_numbers(up_run, flops=False), run_numbers(down_run, flops=False)
@@ -98,26 +99,26 @@ EXPERIMENT = register(
         scales={
             "smoke": Scale(
                 params={
-                    "mixer": SMOKE_MIXER,
+                    "train": SMOKE,
                     "upstream": {**_SMALL_UP, "per_class": 20, "epochs": 1},
                     "downstream": {**_SMALL_DOWN, "per_class": 20, "epochs": 1},
                 },
-                changes="4-block width-16 Mixer, 20 digits per class, 1 epoch each stage",
+                changes="3-block width-16 Mixer, 20 digits per class, 1 epoch each stage",
             ),
             "cpu": Scale(
                 params={
-                    "mixer": CPU_MIXER,
-                    "upstream": {**_SMALL_UP, "epochs": 12},
-                    "downstream": {**_SMALL_DOWN, "per_class": 50, "epochs": 8},
+                    "train": MNIST_MIXER,
+                    "upstream": {**_SMALL_UP, "epochs": 20},
+                    "downstream": {**_SMALL_DOWN, "per_class": 50, "epochs": 10},
                 },
-                changes="MNIST-5k digits 0-5 (2,400 images, 12 epochs) -> digits 6-9 with 50 "
-                "training images per class (8 epochs of full fine-tuning) instead of CIFAR-100 -> "
-                "CIFAR-10; 16-block width-32 Mixer",
+                changes="MNIST-5k digits 0-5 (2,400 images, 20 epochs) -> digits 6-9 with 50 "
+                "training images per class (10 epochs of full fine-tuning) instead of CIFAR-100 -> "
+                "CIFAR-10; the suite's 16-block width-32 Mixer recipe",
             ),
             "paper": Scale(
                 params={
-                    "mixer": PAPER_MIXER,
-                    "upstream": {"data": "cifar100:{data_root}/cifar-100-python", "epochs": 300},
+                    "train": CIFAR_MIXER,
+                    "upstream": {"data": "cifar100:{data}/cifar-100-python", "epochs": 300},
                     "downstream": {"epochs": 100},
                 },
                 changes="CIFAR-100 -> CIFAR-10 with the paper's Mixer; 300 upstream and 100 "
