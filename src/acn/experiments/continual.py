@@ -26,9 +26,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..compress import flops_per_depth
 from ..data import Batches, per_class, task_splits
 from ..data.dataset import ArrayDataset
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from ..models.registry import create_model
 from ..runs.config import load_config
 from ..runs.inputs import TrainData, load_train_data, model_values
@@ -37,7 +38,7 @@ from ..train.loop import augment_seed
 from ..train.optim import build_optimizer
 from ..train.si import SynapticIntelligence
 from ..utils import write_json
-from .context import RunContext
+from .context import DRY_RUN_BATCH, PlanEntry, RunContext, known_size
 from .suite import Claim, Experiment, Rule, Scale, register
 
 ARCHS = ("acn", "residual")
@@ -141,26 +142,46 @@ def build(p: dict[str, Any], arch: str, depth: int, info: dict[str, Any], seed: 
 
 
 def dry_step(ctx: RunContext, p: dict[str, Any], spec: str) -> None:
-    """--dry-run: build every model and take one SI step on a real or synthetic batch."""
+    """--dry-run: build every model, take one SI optimizer step on a real (or, when the data is
+    absent, synthetic) batch, and add each sequence to the plan."""
     try:
         data = _load(spec, p.get("per_class"), p["mixer"]["crop_padding"])
-        info = data.info
-    except (DataError, ConfigError) as e:
-        ctx.log(f"continual: {e}; the paper scale needs --data with that dataset, using a "
-                "synthetic batch")  # fmt: skip
-        data, info = None, {"kind": "image"}
+    except DataError:
+        data = None
+    info = data.info if data is not None else {"kind": "image"}
+    c = int(p["classes_per_task"])
+    samples = len(data.splits.train) if data is not None else known_size(spec)
     for arch in ARCHS:
         for depth in p["depths"]:
             model = build(p, arch, depth, info, 0)
-            x = model.example_input(int(p["batch_size"]))
-            y = torch.randint(int(p["classes_per_task"]), (x.shape[0],))
+            x = model.example_input(DRY_RUN_BATCH)
+            y = torch.arange(DRY_RUN_BATCH) % c
             if data is not None:
-                x, y = data.prepare(x, y, False, None, int(p["classes_per_task"]))
+                x, y = data.splits.train.x[:DRY_RUN_BATCH], data.splits.train.y[:DRY_RUN_BATCH] % c
+                x, y = data.prepare(x, y, False, None, c)
             si = SynapticIntelligence(model, p["si_strength"])
-            loss = F.cross_entropy(model(x)[:, : int(p["classes_per_task"])], y) + si.penalty()
+            opt = build_optimizer(model, load_config(None, {"optim": {"lr": p["lr"]}}).optim)
+            loss = F.cross_entropy(model(x)[:, :c], y) + si.penalty()
             loss.backward()
-            ctx.log(f"continual: {arch} depth {depth}, {model.num_params():,} params: one "
-                    f"step, loss {float(loss):.3f}")  # fmt: skip
+            si.before_step()
+            opt.step()
+            si.after_step()
+            flops = flops_per_depth(model.eval())[-1]
+            for method in METHODS:
+                ctx.plan.append(
+                    PlanEntry(
+                        key=f"{arch}-{method}-L{depth}",
+                        model=p["mixer"]["name"],
+                        connectivity=arch,
+                        params=model.num_params(),
+                        data=spec,
+                        data_found=data is not None,
+                        epochs=int(p["epochs_per_task"]),  # per task: each sample seen this often
+                        train_samples=samples,
+                        flops_per_sample=int(flops),
+                        step_loss=float(loss.detach()),
+                    )
+                )
 
 
 def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
