@@ -9,11 +9,13 @@ gets the depth whose parameter count is closest to the residual Mixer's (the pap
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..models.registry import create_model
 from ..runs.config import merge
 from .context import RunContext
+from .figures import plot_curves
 from .outcomes import run_numbers
 from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE, train_config
 from .suite import Claim, Experiment, Rule, Scale, register
@@ -66,6 +68,19 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Accuracy at every depth of the four models (star: mean cutoff)."""
+    rows = [s["models"] for s in per_seed if s]
+    if not rows:
+        return []
+    curves = {m: [r[m]["accuracy_per_depth"] for r in rows] for m in MODELS}
+    marks = {m: sum(r[m]["cutoff_depth"] for r in rows) / len(rows) for m in MODELS}
+    path = plot_curves(curves, Path(out_dir) / "accuracy_vs_depth.png", marks=marks,
+                       title="Table 5 models: accuracy at every depth (star: mean cutoff)",
+                       xlabel="depth k (blocks used)", ylabel="test accuracy (%)")  # fmt: skip
+    return [path]
+
+
 EXPERIMENT = register(
     Experiment(
         name="baselines",
@@ -101,5 +116,6 @@ EXPERIMENT = register(
         },
         run_seed=run_seed,
         summarize=summarize,
+        plot=plot,
     )
 )

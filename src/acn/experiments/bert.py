@@ -17,6 +17,7 @@ from ..runs.config import load_config, load_run_config
 from ..runs.inputs import load_train_data
 from ..serialization import load
 from .context import RunContext
+from .figures import plot_curves
 from .outcomes import run_numbers
 from .suite import Claim, Experiment, Rule, Scale, register
 
@@ -121,6 +122,20 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Accuracy at every depth on each fine-tuning task (star: mean cutoff)."""
+    rows = [s["tasks"] for s in per_seed if s]
+    paths = []
+    for task in rows[0] if rows else []:
+        curves = {a: [r[task][a]["accuracy_per_depth"] for r in rows] for a in ARCHS}
+        marks = {a: sum(r[task][a]["cutoff_depth"] for r in rows) / len(rows) for a in ARCHS}
+        paths.append(plot_curves(curves, Path(out_dir) / f"{task}_accuracy_vs_depth.png",
+                                 marks=marks, title=f"{task}: accuracy at every depth",
+                                 xlabel="depth k (layers used)",
+                                 ylabel="accuracy (%)"))  # fmt: skip
+    return paths
+
+
 _CPU_PRETRAIN = {
     "model": "bert_tiny_mlm",
     "data": "text:{data}/tinyshakespeare/input.txt",
@@ -218,5 +233,6 @@ EXPERIMENT = register(
         },
         run_seed=run_seed,
         summarize=summarize,
+        plot=plot,
     )
 )

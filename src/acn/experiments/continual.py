@@ -39,6 +39,7 @@ from ..train.optim import build_optimizer
 from ..train.si import SynapticIntelligence
 from ..utils import write_json
 from .context import DRY_RUN_BATCH, PlanEntry, RunContext, known_size
+from .figures import plot_curves
 from .suite import Claim, Experiment, Rule, Scale, register
 
 ARCHS = ("acn", "residual")
@@ -231,6 +232,20 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Average forgetting against depth for every (architecture, method)."""
+    rows = [s["cells"] for s in per_seed if s]
+    if not rows:
+        return []
+    depths = sorted({int(k.rsplit("-L", 1)[1]) for k in rows[0]})
+    curves = {f"{a} {m}": [[r[f"{a}-{m}-L{d}"]["average_forgetting"] for d in depths] for r in rows]
+              for m in METHODS for a in ARCHS}  # fmt: skip
+    path = plot_curves(curves, Path(out_dir) / "forgetting_vs_depth.png", x=depths,
+                       title="Table 3: average forgetting (lower is better)",
+                       xlabel="depth L", ylabel="average forgetting (points)")  # fmt: skip
+    return [path]
+
+
 _SETTING = {"si_strength": 1.0, "lr": 1e-3, "batch_size": 64}
 _CIFAR_SMALL = {"patch_size": 8, "dim": 32, "token_hidden": 24, "channel_hidden": 128}
 
@@ -319,5 +334,6 @@ EXPERIMENT = register(
         },
         run_seed=run_seed,
         summarize=summarize,
+        plot=plot,
     )
 )

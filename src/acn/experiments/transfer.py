@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .context import RunContext
+from .figures import plot_curves
 from .outcomes import run_numbers
 from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE, train_config
 from .suite import Claim, Experiment, Rule, Scale, register
@@ -76,6 +77,18 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Downstream accuracy at every depth of the three fine-tuned models."""
+    rows = [s["models"] for s in per_seed if s]
+    if not rows:
+        return []
+    curves = {m: [r[m]["downstream_accuracy_per_depth"] for r in rows] for m in MODELS}
+    path = plot_curves(curves, Path(out_dir) / "downstream_accuracy_vs_depth.png",
+                       title="Transfer: downstream accuracy at every depth",
+                       xlabel="depth k (blocks used)", ylabel="test accuracy (%)")  # fmt: skip
+    return [path]
+
+
 _SMALL_UP = {"classes": [0, 1, 2, 3, 4, 5]}  # digits 0-5 upstream
 _SMALL_DOWN = {"classes": [6, 7, 8, 9]}  # digits 6-9 downstream (4 classes: a fresh head)
 
@@ -128,5 +141,6 @@ EXPERIMENT = register(
         },
         run_seed=run_seed,
         summarize=summarize,
+        plot=plot,
     )
 )
