@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from acn.cli import main
-from acn.experiments.demo import free_out_dir, goal_verdict, seeds_table
+from acn.experiments.demo import depth_table, free_out_dir, goal_verdict, seeds_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -70,3 +70,4 @@ def test_readme_seeds_table_is_generated_from_the_committed_json():
     result = json.loads(results.read_text())
     assert result["seeds"] == [0, 1, 2, 3, 4]
     assert seeds_table(result) in README
+    assert depth_table(result["per_seed"][0]) in README
