@@ -250,6 +250,20 @@ def seeds_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def depth_table(row: dict[str, Any]) -> str:
+    """Markdown table of one seed's accuracy at every depth, the cutoffs in bold."""
+    depth = row["depth"]
+    lines = [
+        "| depth | " + " | ".join(str(k) for k in range(depth + 1)) + " |",
+        "|---|" + "---|" * (depth + 1),
+    ]
+    for conn, name in (("residual", "residual"), ("acn", "ACN")):
+        acc, k = row[f"{conn}_accuracy_per_depth"], row[f"{conn}_cutoff"]
+        cells = [f"**{a:.1f}**" if i == k else f"{a:.1f}" for i, a in enumerate(acc)]
+        lines.append(f"| {name} (%) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 EXPERIMENT = register(
     Experiment(
         name="demo",

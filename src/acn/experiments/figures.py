@@ -55,7 +55,8 @@ def plot_curves(
             ax.plot([k], [y], marker="*", ms=13, color=line.get_color(), linestyle="none")
     if logy:
         ax.set_yscale("log")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if x is None or all(float(v).is_integer() for v in x):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)

@@ -18,6 +18,7 @@ from ..evaluation import evaluate_per_depth
 from ..runs.evaldata import load_eval_data, run_config, with_noise
 from .compression import run_summaries
 from .context import RunContext
+from .figures import plot_curves
 from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE
 from .suite import Claim, Experiment, Rule, Scale, aggregate, register
 
@@ -70,6 +71,26 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     return aggregate(per_seed, [*keys, "acn_minus_residual_pt", "acn_minus_residual_clean_pt"])
 
 
+def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Accuracy vs noise level, one figure per noise type (level 0 = clean)."""
+    paths = []
+    for kind, label, index in (("gauss", "Gaussian sigma", 1), ("sp", "salt-and-pepper p", 2)):
+        names = ["clean"] + [n for n, *_ in SETTINGS if n.startswith(kind)]
+        levels = [0.0] + [s[index] for s in SETTINGS if s[0].startswith(kind)]
+        curves = {conn: [[r[f"{conn}_{n}"] for n in names] for r in per_seed] for conn in MODELS}
+        paths.append(
+            plot_curves(
+                curves,
+                out_dir / f"{kind}_noise.png",
+                title=f"Table 2: test accuracy under {label} (the same noise draw for both)",
+                xlabel=label,
+                ylabel="test accuracy (%)",
+                x=levels,
+            )
+        )
+    return paths
+
+
 EXPERIMENT = register(
     Experiment(
         name="noise",
@@ -104,5 +125,6 @@ EXPERIMENT = register(
         },
         run_seed=run_seed,
         summarize=summarize,
+        plot=plot,
     )
 )
