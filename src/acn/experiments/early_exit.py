@@ -9,7 +9,11 @@ crop padding is 2 pixels: with a few epochs on 4,000 digits, the paper's CIFAR a
 slows training down.
 
 Runs go to ``OUT/<config>``; a finished run with the same config is reused (not retrained), an
-interrupted one is resumed from its checkpoint.
+interrupted one is resumed from its checkpoint (``acn exit table7``).
+
+The same six rows are the reproduce-suite experiment ``early-exit`` (bottom of this module): there
+they train on the suite's shared recipes through ``RunContext.train`` and every row reports its
+test accuracy beside its FLOPs and wall-clock speedups.
 """
 
 from __future__ import annotations
