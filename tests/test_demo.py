@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from acn.cli import main
-from acn.experiments.demo import free_out_dir
+from acn.experiments.demo import depth_table, free_out_dir, goal_verdict, seeds_table
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
 
 
 def test_quick_demo_end_to_end(tmp_path, capsys):
@@ -42,3 +46,28 @@ def test_output_directory_choice(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(taken)]) == 2
     assert "is not empty; choose another --out" in capsys.readouterr().err
     assert (taken / "keep.txt").read_text() == "user data"
+
+
+def test_quick_demo_on_a_validation_split(tmp_path, capsys):
+    out = tmp_path / "val"
+    assert main(["demo", "--quick", "--out", str(out), "--validation", "0.2"]) == 0
+    result = json.loads((out / "demo.json").read_text())
+    assert "validation: 0.2 of train" in result["data"]
+    assert "validation" in capsys.readouterr().out
+
+
+def test_goal_verdict_counts_seeds():
+    assert goal_verdict([0.5, 0.55, 0.6, 0.58, 0.9]) == "holds"  # 4 of 5 at <= 60%
+    assert goal_verdict([0.5, 0.55, 0.7, 0.8, 0.9]) == "does-not-hold"  # 2 of 5
+    assert goal_verdict([0.5, 0.55, 0.6, 0.8, 0.9]) == "partly"  # 3 of 5
+
+
+def test_readme_seeds_table_is_generated_from_the_committed_json():
+    results = ROOT / "docs" / "results" / "demo.json"
+    if not results.is_file():  # before the first `acn reproduce demo --seeds 5`
+        assert "docs/results/demo.json" not in README
+        return
+    result = json.loads(results.read_text())
+    assert result["seeds"] == [0, 1, 2, 3, 4]
+    assert seeds_table(result) in README
+    assert depth_table(result["per_seed"][0]) in README

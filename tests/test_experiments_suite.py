@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 
 import pytest
 
 from _train_helpers import tiny_config
 from acn.errors import ConfigError
-from acn.experiments.report import load_results, render_report, write_report
+from acn.experiments.report import headline_rows, load_results, render_report, write_report
 from acn.experiments.runner import RunOptions, run_experiment
 from acn.experiments.suite import (
     Claim,
@@ -229,3 +231,43 @@ def test_report_from_json_only(tmp_path):
         "12.5 s",
     ):
         assert needle in text, needle
+
+
+def test_experiments_with_the_same_config_share_one_run(tmp_path, monkeypatch):
+    import acn.experiments.context as context
+
+    calls = []
+    real = context.train
+    monkeypatch.setattr(
+        context, "train", lambda cfg, **k: calls.append(cfg.out_dir) or real(cfg, **k)
+    )
+    opts = RunOptions(scale="smoke", seeds=1, out=tmp_path / "r", runs=tmp_path / "runs")
+    first = run_experiment(toy_experiment(tmp_path, "toy-a"), opts, log=None)
+    second = run_experiment(toy_experiment(tmp_path, "toy-b"), opts, log=None)
+    assert len(calls) == 1 and "by-config" in calls[0]
+    assert first["per_seed"] == second["per_seed"]
+    link = tmp_path / "runs" / "toy-b" / "smoke" / "seed-0" / "acn"
+    assert link.is_symlink() and (link / "summary.json").is_file()
+
+
+def test_readme_headline_rows_match_the_committed_results():
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    link = "docs/results/REPORT.md"
+    generated = set(headline_rows(load_results(root / "docs" / "results"), link))
+    shown = [line for line in readme.splitlines() if line.startswith("| [") and link in line]
+    assert all(line in generated for line in shown), "README headline out of date: run acn report"
+
+
+def test_a_run_in_progress_elsewhere_is_not_trained_twice(tmp_path):
+    from acn.experiments.context import LOCK_FILE, run_lock
+
+    run = tmp_path / "run"
+    with run_lock(run):
+        assert (run / LOCK_FILE).read_text() == str(os.getpid())
+        with pytest.raises(ConfigError, match="being trained by process"), run_lock(run):
+            pass
+    assert not (run / LOCK_FILE).exists()
+    (run / LOCK_FILE).write_text("999999999")  # a process that no longer exists
+    with run_lock(run):
+        assert (run / LOCK_FILE).read_text() == str(os.getpid())

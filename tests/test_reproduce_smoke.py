@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from acn.cli import main
 from acn.experiments.catalog import experiments
+from acn.experiments.report import write_report
 from acn.experiments.suite import VERDICTS
 
 SCHEMA = {
@@ -17,20 +16,24 @@ SCHEMA = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(experiments()))
-def test_experiment_at_smoke_scale(name, tmp_path, capsys):
+def test_every_experiment_at_smoke_scale(tmp_path):
+    """All registered experiments, 2 seeds, one shared runs directory (as `acn reproduce all`:
+    experiments on the same recipe share their runs, which keeps this test short)."""
     out, runs = tmp_path / "results", tmp_path / "runs"
-    args = ["reproduce", name, "--scale", "smoke", "--seeds", "2", "--out", str(out)]
+    registered = experiments()
+    assert {"compression", "gradients", "difficulty", "noise", "lowdata"} <= set(registered)
+    args = ["reproduce", "all", "--scale", "smoke", "--seeds", "2", "--out", str(out)]
     assert main([*args, "--runs", str(runs)]) == 0
-    result = json.loads((out / f"{name}.json").read_text())
-    for key, kind in SCHEMA.items():
-        assert isinstance(result[key], kind), key
-    exp = experiments()[name]
-    assert result["experiment"] == name and result["seeds"] == [0, 1]
-    assert result["verdict"] in VERDICTS and result["claim"]["paper"] == exp.claim.paper
-    assert all(exp.rule.quantity in r for r in result["per_seed"])
-    for plot in result["plots"]:
-        assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name, exp in registered.items():
+        result = json.loads((out / f"{name}.json").read_text())
+        for key, kind in SCHEMA.items():
+            assert isinstance(result[key], kind), (name, key)
+        assert result["experiment"] == name and result["seeds"] == [0, 1], name
+        assert result["verdict"] in VERDICTS and result["claim"]["paper"] == exp.claim.paper
+        assert all(isinstance(r[exp.rule.quantity], (int, float)) for r in result["per_seed"])
+        for plot in result["plots"]:
+            assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", (name, plot)
+    assert write_report(out).read_text().count("## ") == len(registered)
 
 
 def test_list_names_every_experiment(capsys):

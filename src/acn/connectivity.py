@@ -76,6 +76,16 @@ class StackState:
         out = h if self.out is self.h else self.out.index_select(0, index)
         return StackState(h=h, out=out, depth=self.depth, history=hist)
 
+    def keep_rows(self, before: StackState, keep: Tensor) -> StackState:
+        """Rows where ``keep`` [B] is False take ``before``'s state: their block was skipped
+        (layer dropout, as in stochastic depth and LayerSkip). Not for the dense modes."""
+        if self.history is not None:
+            raise ConfigError("layer dropout is not defined for the dense wirings")
+        mask = keep.view(-1, *([1] * (self.h.dim() - 1)))
+        h = torch.where(mask, self.h, before.h)
+        out = h if self.out is self.h else torch.where(mask, self.out, before.out)
+        return StackState(h=h, out=out, depth=self.depth)
+
 
 class DepthWeightedAverage(nn.Module):
     """DenseFormer's DWA after block i: a learned scalar per earlier output x_0..x_i.
@@ -200,6 +210,7 @@ class ConnectedStack(nn.Module):
         x0: Tensor,
         readout: Callable[[Tensor], Tensor] | None = None,
         on_step: Callable[[StackState, StackState], None] | None = None,
+        keep: Tensor | None = None,
         **block_kwargs,
     ) -> list[Tensor]:
         """The L+1 representations at depth 0..L from one pass.
@@ -207,12 +218,15 @@ class ConnectedStack(nn.Module):
         ``readout`` (e.g. cls pooling) is applied to each representation as it is produced, so a
         caller that only needs pooled features never holds L+1 full token tensors. ``on_step``
         (e.g. block influence) sees the states before and after every block during the same pass.
+        ``keep`` (bool [L, B], training only) skips block i for the rows where ``keep[i]`` is False.
         """
         readout = readout or (lambda t: t)
         state = self.start(x0)
         outs = [readout(self.read(state))]
-        for _ in range(self.depth):
+        for i in range(self.depth):
             before, state = state, self.step(state, **block_kwargs)
+            if keep is not None:
+                state = state.keep_rows(before, keep[i])
             if on_step is not None:
                 on_step(before, state)
             outs.append(readout(self.read(state)))

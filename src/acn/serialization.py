@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_model
 
 from .errors import ACNError, CheckpointError
 from .models.base import StackModel
@@ -164,3 +164,33 @@ def from_pretrained(directory: str | os.PathLike, device: str | torch.device = "
     if not (d / CONFIG_JSON).is_file():
         raise CheckpointError(f"{d} is not a pretrained directory (no {CONFIG_JSON})")
     return load(d, device)
+
+
+def load_matching(
+    model: StackModel, path: str | os.PathLike, skip: tuple[str, ...] | list[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Copy into ``model`` every tensor of the model file at ``path`` whose name and shape match
+    and whose name starts with none of the prefixes in ``skip``.
+
+    Returns (copied names, names of ``model`` left as they were). Used to start a run from another
+    run's weights (fine-tuning a pretrained body under a new head). A file sharing no block weight
+    with ``model`` is a one-line CheckpointError: that is a wrong path, not a fine-tune.
+    """
+    p = resolve_model_path(path)
+    read_metadata(p)
+    try:
+        stored = load_file(str(p))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as e:
+        raise CheckpointError(f"corrupt or truncated checkpoint {p}: {e}") from None
+    own = model.state_dict()
+    copied = [
+        k
+        for k, v in own.items()
+        if k in stored and stored[k].shape == v.shape and not k.startswith(tuple(skip))
+    ]
+    if not any(k.startswith("stack.") for k in copied):
+        raise CheckpointError(f"{p} shares no block weights with the model to initialise")
+    with torch.no_grad():
+        for k in copied:
+            own[k].copy_(stored[k].to(own[k].dtype))
+    return copied, [k for k in own if k not in copied]

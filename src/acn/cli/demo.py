@@ -30,12 +30,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--quick", action="store_true", help="a few-second version on a tiny model (for tests)"
     )
+    p.add_argument(
+        "--validation",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="hold out this fraction of the training digits and report on it instead of the test "
+        "set (how the demo's config was chosen)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     out = free_out_dir(Path(args.out or DEFAULT_OUT), explicit=args.out is not None)
-    result = run_demo(out, epochs=args.epochs, seed=args.seed, quick=args.quick)
+    result = run_demo(
+        out, epochs=args.epochs, seed=args.seed, quick=args.quick, validation=args.validation
+    )
     print(format_report(result))
     return 0
 

@@ -6,7 +6,6 @@ overlays all the runs (accuracy vs depth).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import torch
 
 from ..analysis.plots import plot_accuracy_vs_depth
 from ..analysis.probe import ProbeResult, probe
-from ..errors import ConfigError, DataError
-from ..runs.evaldata import EvalData, find_run_config, load_eval_data, run_config
+from ..errors import DataError
+from ..runs.evaldata import find_run_config, load_eval_data, run_config, with_noise
 from ..runs.inputs import check_fit
 from ..serialization import load, resolve_model_path
 from ..utils import atomic_write, json_safe
@@ -90,16 +89,6 @@ def default_out(paths: list[Path], given: Path | None) -> Path:
             return config.parent / "probe"
         return (paths[0] if paths[0].is_dir() else paths[0].parent) / "probe"
     return Path("probe")
-
-
-def with_noise(data: EvalData, sigma: float, salt_pepper: float) -> EvalData:
-    """The same test data with test-time noise added to the [0,1] pixels before normalising."""
-    if sigma == 0 and salt_pepper == 0:
-        return data
-    if data.splits.info.get("kind") != "image":
-        raise ConfigError("--noise-sigma/--salt-pepper need image data")
-    augment = dataclasses.replace(data.augment, noise_sigma=sigma, salt_pepper_p=salt_pepper)
-    return EvalData(data.splits, augment)
 
 
 def unique_names(names: list[str]) -> list[str]:

@@ -13,7 +13,6 @@ from ..errors import ConfigError
 from ..experiments.catalog import experiments
 from ..experiments.runner import RunOptions, default_data_root, run_experiment
 from ..experiments.suite import SCALES, get_experiment
-from ..utils import table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,12 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     registered = experiments()
     if args.list:
-        rows = [[n, e.title, ", ".join(e.scales), e.claim.text] for n, e in registered.items()]
-        print(table(["name", "title", "scales", "claim"], rows))
+        width = max(map(len, registered), default=4) + 2
+        print(f"{'name':<{width}}{'scales':<20}title")
+        for n, e in registered.items():
+            print(f"{n:<{width}}{', '.join(e.scales):<20}{e.title}")
         return 0
     if not args.name:
         raise ConfigError("acn reproduce needs an experiment NAME (see --list)")
-    names = list(registered) if args.name == "all" else [get_experiment(args.name).name]
+    if args.name == "all":  # every experiment that has this scale
+        names = [n for n, e in registered.items() if args.scale in e.scales]
+        skipped = sorted(set(registered) - set(names))
+        if skipped:
+            print(f"no {args.scale} scale (skipped): {', '.join(skipped)}")
+    else:
+        names = [get_experiment(args.name).name]
     opts = RunOptions(
         scale=args.scale,
         seeds=args.seeds,

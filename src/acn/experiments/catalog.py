@@ -8,10 +8,38 @@ module here and to ``MODULES``.
 # isort: skip_file
 from __future__ import annotations
 
+from . import alternatives
 from . import autocut
+from . import baselines
+from . import bert
+from . import compression
+from . import continual
+from . import demo
+from . import difficulty
+from . import early_exit
+from . import gradients
+from . import lowdata
+from . import noise
+from . import pruning
+from . import transfer
 from .suite import Experiment, registry
 
-MODULES: tuple = (autocut,)
+MODULES = (
+    alternatives,
+    autocut,
+    baselines,
+    bert,
+    compression,
+    continual,
+    demo,
+    difficulty,
+    early_exit,
+    gradients,
+    lowdata,
+    noise,
+    pruning,
+    transfer,
+)
 
 
 def experiments() -> dict[str, Experiment]:

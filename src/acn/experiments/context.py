@@ -1,6 +1,9 @@
 """What an experiment's ``run_seed`` gets: :class:`RunContext`, resumable training runs.
 
-``ctx.train(key, cfg)`` trains ``cfg`` into ``ctx.out / key`` and returns that run directory:
+``ctx.train(key, cfg)`` trains ``cfg`` and returns its run directory. With a ``cache`` (the runner
+sets ``RUNS/by-config``) the directory is named by a digest of the config, so experiments that
+train the very same config (same model, data, recipe, seed) share one run; ``ctx.out / key`` is
+then a symlink to it. Without a cache the run goes to ``ctx.out / key``. In either case:
 
 - if the directory holds a finished run (``summary.json``) with the same config, it is returned
   as is (never retrained); with another config it is a one-line ConfigError;
@@ -14,8 +17,11 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ from ..train.loop import train
 from ..train.losses import get_loss
 from ..train.optim import build_optimizer
 
+LOCK_FILE = ".lock"
 DRY_RUN_BATCH = 4  # rows of the one optimizer step a dry run takes per model
 # Training-split sizes of datasets a paper-scale plan may name but the machine may lack, used only
 # to estimate FLOPs when the data is absent (the standard train splits).
@@ -75,6 +82,7 @@ class RunContext:
     device: str = "auto"
     data_root: Path = Path("../shared/data")
     dry_run: bool = False
+    cache: Path | None = None  # shared run directories named by config digest (see module doc)
     log_fn: Callable[[str], None] | None = print
     plan: list[PlanEntry] = field(default_factory=list)
 
@@ -88,12 +96,16 @@ class RunContext:
 
     def train(self, key: str, cfg: TrainConfig) -> Path | None:
         """Train (or reuse, or resume) ``cfg`` as run ``key``; see the module docstring."""
-        run_dir = Path(self.out) / key
         device = cfg.device if self.device == "auto" else self.device
-        cfg = dataclasses.replace(cfg, out_dir=str(run_dir), device=device)
+        cfg = dataclasses.replace(cfg, device=device)
+        link = Path(self.out) / key
+        run_dir = link if self.cache is None else Path(self.cache) / config_digest(cfg)
+        cfg = dataclasses.replace(cfg, out_dir=str(run_dir))
         if self.dry_run:
             self.plan.append(dry_step(key, cfg))
             return None
+        if run_dir != link:
+            link_run(link, run_dir)
         if (run_dir / CONFIG_FILE).is_file():
             if to_dict(load_run_config(run_dir)) != to_dict(cfg):
                 raise ConfigError(
@@ -106,7 +118,8 @@ class RunContext:
         if not resume and (run_dir / METRICS_FILE).exists():
             (run_dir / METRICS_FILE).unlink()  # died before its first checkpoint: start over
         self.log(f"[{key}] {'resuming' if resume else 'training'} {cfg.epochs} epoch(s)")
-        train(cfg, resume=resume, progress=False, log=None)
+        with run_lock(run_dir):
+            train(cfg, resume=resume, progress=False, log=None)
         return run_dir
 
     def load(self, run_dir: Path) -> StackModel:
@@ -126,6 +139,68 @@ class RunContext:
     def metrics(run_dir: Path) -> list[dict[str, Any]]:
         """The run's ``metrics.jsonl`` records (one per evaluation)."""
         return read_metrics(run_dir)
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``RUN/.lock`` (our PID) while training, so that a second ``acn reproduce`` on the same
+    runs directory stops with a one-line error instead of training the same run at the same time.
+    A lock whose process is gone (killed, crashed) is taken over."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = run_dir / LOCK_FILE
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            pid = _lock_owner(lock)
+            if pid is not None and _alive(pid):
+                raise ConfigError(
+                    f"{run_dir} is being trained by process {pid}; wait for it or stop it"
+                ) from None
+            lock.unlink(missing_ok=True)  # stale
+    else:
+        raise ConfigError(f"cannot take the lock {lock}")
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def config_digest(cfg: TrainConfig) -> str:
+    """A name for ``cfg``'s run: connectivity plus a hash of everything but ``out_dir``."""
+    values = to_dict(dataclasses.replace(cfg, out_dir=""))
+    text = json.dumps(values, sort_keys=True, default=str)
+    return f"{cfg.model.connectivity}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def link_run(link: Path, run_dir: Path) -> None:
+    """Point ``link`` at ``run_dir`` (a relative symlink; an existing link is replaced)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise ConfigError(f"{link} exists and is not a link to a run; remove it")
+    link.symlink_to(os.path.relpath(run_dir, link.parent), target_is_directory=True)
 
 
 def dry_step(key: str, cfg: TrainConfig) -> PlanEntry:

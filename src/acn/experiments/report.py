@@ -97,6 +97,22 @@ def render_experiment(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+HEADLINE_HEADER = ("| experiment | scale | paper | ours | verdict |", "|---|---|---|---|---|")
+
+
+def headline_rows(results: list[dict[str, Any]], link: str = "") -> list[str]:
+    """One table row per experiment: the paper's number, ours, the verdict. ``link`` prefixes the
+    anchors (the README links into ``docs/results/REPORT.md``)."""
+    rows = []
+    for r in results:
+        ours = f"{r['rule']['quantity']} = {fmt_stats(r.get('quantity'))}"
+        rows.append(
+            f"| [{r['experiment']}]({link}#{_anchor(r)}) | {r['scale']} "
+            f"| {_cell(r['claim']['paper'])} | {_cell(ours)} | **{r['verdict']}** |"
+        )
+    return rows
+
+
 def render_report(results: list[dict[str, Any]]) -> str:
     """The whole REPORT.md: a headline table, then one section per experiment."""
     lines = [
@@ -106,15 +122,9 @@ def render_report(results: list[dict[str, Any]]) -> str:
         "Each verdict was decided by the rule the experiment declares in code before running "
         "(95 % t-interval over seeds of a seed-paired quantity; see `acn.experiments.suite`).",
         "",
-        "| experiment | scale | paper | ours | verdict |",
-        "|---|---|---|---|---|",
+        *HEADLINE_HEADER,
+        *headline_rows(results),
     ]
-    for r in results:
-        ours = f"{r['rule']['quantity']} = {fmt_stats(r.get('quantity'))}"
-        lines.append(
-            f"| [{r['experiment']}](#{_anchor(r)}) | {r['scale']} | {_cell(r['claim']['paper'])} "
-            f"| {_cell(ours)} | **{r['verdict']}** |"
-        )
     if not results:
         lines.append("| (no results yet: run `acn reproduce NAME`) | | | | |")
     for r in results:

@@ -1,6 +1,7 @@
 """Run one registered experiment over seeds and write ``OUT/NAME.json`` (+ plots in ``OUT/NAME/``).
 
-Training runs go to ``RUNS/NAME/SCALE/seed-S/KEY`` through :class:`RunContext`, so an interrupted
+Training runs go to ``RUNS/by-config/DIGEST`` (linked from ``RUNS/NAME/SCALE/seed-S/KEY``) through
+:class:`RunContext`: experiments training the same config share the run, and an interrupted
 ``acn reproduce NAME`` continues where it stopped (finished runs are reused, the unfinished one
 resumes from its checkpoint). ``dry_run`` builds every model, checks every data path and takes one
 optimizer step per model (see :mod:`.context`), prints the plan and writes nothing.
@@ -26,9 +27,10 @@ from .suite import Experiment, aggregate, decide, interval, summary_sentence
 
 __all__ = ["RunContext", "RunOptions", "run_experiment", "format_plan", "default_data_root"]
 
-# Assumed sustained training throughput for the plan's GPU-hour estimate: about 10 % of an H100's
-# dense bf16 peak; models this small rarely do better.
-ASSUMED_FLOPS_PER_S = 100e12
+# Assumed sustained training throughput for the plan's GPU-hour estimate: about 1 % of an H100's
+# dense bf16 peak, because models this small at batch 64 are bound by kernel launches, not FLOPs.
+ASSUMED_FLOPS_PER_S = 10e12
+CACHE_DIR = "by-config"
 
 
 def default_data_root() -> Path:
@@ -70,6 +72,7 @@ def run_experiment(
             device=opts.device,
             data_root=data_root,
             dry_run=opts.dry_run,
+            cache=Path(opts.runs) / CACHE_DIR,
             log_fn=(lambda m, s=seed: log(f"{exp.name} seed {s}: {m}")) if log else None,
         )
         result = exp.run_seed(ctx, scale, seed)
@@ -134,7 +137,7 @@ def format_plan(exp: Experiment, opts: RunOptions, plan: list[PlanEntry], data_r
             p.epochs,
             p.train_samples if p.train_samples is not None else "?",
             si(p.flops_per_sample),
-            si(p.train_flops) if p.train_flops is not None else "?",
+            f"{p.train_flops:.3g}" if p.train_flops is not None else "?",
             f"{p.step_loss:.3f}",
         ]
         for p in plan
@@ -148,10 +151,11 @@ def format_plan(exp: Experiment, opts: RunOptions, plan: list[PlanEntry], data_r
         f"{exp.name} at scale {opts.scale}: {len(plan)} run(s) per seed x {opts.seeds} seed(s); "
         f"one optimizer step per model ok",
         table(header, rows),
-        f"estimated training compute: {si(total, 'FLOP')} for {opts.seeds} seed(s), about "
+        f"estimated training compute: {total:.3g} FLOP for {opts.seeds} seed(s), about "
         f"{total / ASSUMED_FLOPS_PER_S / 3600:.3g} GPU-hours at an assumed "
         f"{si(ASSUMED_FLOPS_PER_S, 'FLOP/s')} sustained"
-        + ("" if len(known) == len(plan) else " (runs with unknown data size not counted)"),
+        + ("" if len(known) == len(plan) else " (runs with unknown data size not counted)")
+        + "; runs shared with other experiments are trained once",
     ]
     if missing:
         lines.append(

@@ -223,13 +223,20 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
         x0, kwargs = self.start(x, **inputs)
         return self.predict(self.stack(x0, depth, **kwargs))
 
-    def features_per_depth(self, x: Tensor, on_step: OnStep | None = None, **inputs: Any) -> Tensor:
+    def features_per_depth(
+        self,
+        x: Tensor,
+        on_step: OnStep | None = None,
+        keep: Tensor | None = None,
+        **inputs: Any,
+    ) -> Tensor:
         """Pooled, normed features at depth 0..L, stacked: [L+1, B, ...]; one pass.
 
-        ``on_step(before, after)`` is called with the stack states around every block."""
+        ``on_step(before, after)`` is called with the stack states around every block; ``keep``
+        (bool [L, B]) drops block i for the rows where ``keep[i]`` is False (layer dropout)."""
         x0, kwargs = self.start(x, **inputs)
         return torch.stack(
-            self.stack.per_depth(x0, readout=self.feature, on_step=on_step, **kwargs)
+            self.stack.per_depth(x0, readout=self.feature, on_step=on_step, keep=keep, **kwargs)
         )
 
     def logits_per_depth(self, x: Tensor, on_step: OnStep | None = None, **inputs: Any) -> Tensor:

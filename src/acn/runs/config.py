@@ -144,6 +144,11 @@ class TrainConfig:
     dg_share: bool = False  # log the direct-gradient share per block at each evaluation
     dg_share_batch: int = 256  # size of the fixed test batch it is measured on
     auto_cut: AutoCutSection = field(default_factory=AutoCutSection)
+    # A model file or run directory whose weights start this run (fine-tuning, transfer, healing):
+    # every tensor whose name and shape match the new model is copied, the rest (e.g. a head for
+    # other classes) keeps its fresh init. A resumed run restores its own checkpoint instead.
+    init_from: str | None = None
+    init_skip: list[str] = field(default_factory=list)  # name prefixes never copied, e.g. "head."
 
     def validate(self) -> TrainConfig:
         """Range checks that do not need the model or the data; returns self.

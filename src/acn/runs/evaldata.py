@@ -61,6 +61,17 @@ def load_eval_data(cfg: TrainConfig) -> EvalData:
     return EvalData(loaded.splits, loaded.augment)
 
 
+def with_noise(data: EvalData, sigma: float, salt_pepper: float) -> EvalData:
+    """The same test data with test-time noise added to the [0,1] pixels before normalising
+    (drawn from the global generator: seed it for a repeatable draw)."""
+    if sigma == 0 and salt_pepper == 0:
+        return data
+    if data.splits.info.get("kind") != "image":
+        raise ConfigError("test-time noise (sigma, salt-and-pepper) needs image data")
+    augment = dataclasses.replace(data.augment, noise_sigma=sigma, salt_pepper_p=salt_pepper)
+    return EvalData(data.splits, augment)
+
+
 def eval_data(model: StackModel, model_path: str | Path, data: str | None = None) -> EvalData:
     """Load the test data for ``model`` (see :func:`run_config`) and check that it fits."""
     loaded = load_eval_data(run_config(model_path, data))

@@ -138,8 +138,8 @@ class TrainingModel:
     def logits_per_depth(self, x: Tensor) -> Tensor:
         return self.call("logits_per_depth", x)
 
-    def features_per_depth(self, x: Tensor) -> Tensor:
-        return self.call("features_per_depth", x)
+    def features_per_depth(self, x: Tensor, keep: Tensor | None = None) -> Tensor:
+        return self.call("features_per_depth", x, keep=keep)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.module, name)

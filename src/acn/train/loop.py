@@ -37,6 +37,7 @@ from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_
 from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics, write_summary
 from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
+from ..serialization import load_matching
 from ..utils import atomic_write
 from . import distributed as dist
 from .autocut import AutoCut, split_validation
@@ -157,6 +158,9 @@ class Trainer:
         )
         self.model = create_model(cfg.model.name, cfg.model.connectivity, **values)
         check_fit(self.model, self.data)
+        if cfg.init_from and not resume:
+            _, fresh = load_matching(self.model, cfg.init_from, cfg.init_skip)
+            self.log(f"initialised from {cfg.init_from}; fresh: {', '.join(fresh) or 'none'}")
         self.model.to(device)
         if cfg.compile:  # in place: parameter names and checkpoints stay those of the model
             self.model.compile()

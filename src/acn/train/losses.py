@@ -4,8 +4,8 @@ A loss is ``fn(model, x, targets, cfg) -> (loss, logits)``: ``model`` is a
 :class:`~acn.train.distributed.TrainingModel` (call it once per step), ``targets`` are int labels
 [B], soft CutMix targets [B, C] or masked-LM token labels [B, T] (-100 where not scored), ``cfg`` the whole :class:`~acn.runs.config.TrainConfig`
 (``cfg.loss_options`` holds the loss's own settings), and ``logits`` the full model's prediction
-used for training accuracy. The built-in losses (``ce`` and the early-exit ``exits``) are registered
-below; user code adds its own with :func:`register_loss`.
+used for training accuracy. The built-in losses (``ce``, the early-exit ``exits`` and
+``layerskip``) are registered below; user code adds its own with :func:`register_loss`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import Tensor
 from ..errors import ConfigError
 from ..evaluation import IGNORE_INDEX
 from .exit_loss import exits_loss
+from .layerskip import layerskip_loss
 
 LossFn = Callable[[Any, Tensor, Tensor, Any], tuple[Tensor, Tensor]]
 
@@ -63,3 +64,4 @@ def cross_entropy(model: Any, x: Tensor, targets: Tensor, cfg: Any) -> tuple[Ten
 
 register_loss("ce", cross_entropy)
 register_loss("exits", exits_loss)
+register_loss("layerskip", layerskip_loss)

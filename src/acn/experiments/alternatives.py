@@ -1,0 +1,182 @@
+"""Experiment ``alternatives`` (beyond the paper): at the ACN's cutoff depth k, is cutting a
+trained ACN better than what a practitioner would otherwise do to get a k-block model?
+
+Routes, all on the same data and recipe, one seed at a time:
+
+(a) ``acn-cut``: the ACN trained at full depth L, cut to its first k blocks (no retraining).
+(b) ``res-scratch``: a residual model with k blocks trained from scratch for the same epochs.
+(c) ``res-shortgpt``: the full residual model with the L-k blocks of lowest ShortGPT block influence
+    removed after training; ``res-shortgpt-healed`` adds a short healing fine-tune.
+(d) ``res-angular``: the same with the contiguous L-k blocks of smallest angular distance (Gromov
+    et al. 2024); ``res-angular-healed`` with the healing fine-tune.
+
+Block influence and angular distance are measured on 500 training images (the calibration set;
+the test split only scores). Training cost per route: wall time of every training run it needs
+(plus the measurement) and estimated FLOPs, 3 x the forward FLOPs per sample of each trained model
+x the samples it was trained on.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..analysis.layer_removal import removal_plans
+from ..compress.remove import keep_blocks
+from ..data import Batches
+from ..evaluation import evaluate_per_depth
+from ..runs.evaldata import eval_data, load_eval_data, run_config
+from ..serialization import load, save
+from .context import RunContext
+from .outcomes import run_numbers, training_flops
+from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE, train_config
+from .suite import Claim, Experiment, Rule, Scale, register
+
+CALIBRATION_SAMPLES = 500
+ROUTES = (
+    "acn-cut",
+    "res-scratch",
+    "res-shortgpt",
+    "res-shortgpt-healed",
+    "res-angular",
+    "res-angular-healed",
+)
+
+
+def calibration_batches(run_dir: Path, n: int = CALIBRATION_SAMPLES) -> list:
+    """The first ``n`` training samples of a run, prepared as at test time (no augmentation)."""
+    data = load_eval_data(run_config(run_dir))
+    train = data.splits.train
+    train = train.subset(torch.arange(min(n, len(train))))
+    classes = data.info["num_classes"]
+    return [data.prepare(x, y, False, None, classes) for x, y in Batches(train, 250)]
+
+
+def route_cost(numbers: dict[str, Any], batch_size: int) -> tuple[float, float]:
+    """(training FLOPs, wall seconds) of one finished run."""
+    samples = numbers["steps"] * batch_size
+    return training_flops(numbers["flops_per_depth"][-1], samples, 1), numbers["train_time_s"]
+
+
+def acn_cut_gap(routes: dict[str, dict[str, Any]]) -> float:
+    """Accuracy of the cut ACN minus the best other route (points): the rule's quantity."""
+    best_other = max(v["accuracy"] for name, v in routes.items() if name != "acn-cut")
+    return routes["acn-cut"]["accuracy"] - best_other
+
+
+def depth_changes(depth: int, **more: Any) -> dict[str, Any]:
+    return {"model": {"overrides": {"depth": depth}}, **more}
+
+
+def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
+    recipe = scale.params["train"]
+    heal_epochs = int(scale.params["heal_epochs"])
+    bs = int(recipe.get("batch_size", 64))
+
+    def config(conn: str, changes: dict[str, Any] | None = None):
+        return train_config(recipe, conn, seed, ctx.data_root, changes)
+
+    acn_run, res_run = ctx.train("acn", config("acn")), ctx.train("residual", config("residual"))
+    if acn_run is None or res_run is None:  # dry run: plan the k-block runs at half depth
+        half = recipe["model"].get("overrides", {}).get("depth", 16) // 2
+        ctx.train("res-scratch", config("residual", depth_changes(half)))
+        return {}
+    acn, res = run_numbers(acn_run), run_numbers(res_run)
+    # a model with no blocks has nothing to heal or compare: at least one block is kept
+    k, depth = max(acn["cutoff_depth"], 1), acn["depth"]
+    routes: dict[str, dict[str, Any]] = {}
+    flops, wall = route_cost(acn, bs)
+    routes["acn-cut"] = {"accuracy": acn["accuracy_per_depth"][k], "train_flops": flops,
+                         "train_wall_s": wall, "blocks": list(range(k))}  # fmt: skip
+    scratch = run_numbers(ctx.train(f"res-scratch-k{k}", config("residual", depth_changes(k))))
+    flops, wall = route_cost(scratch, bs)
+    routes["res-scratch"] = {"accuracy": scratch["accuracy"], "train_flops": flops,
+                             "train_wall_s": wall, "blocks": list(range(k))}  # fmt: skip
+
+    full_model = load(res_run)
+    started = time.perf_counter()
+    plans = removal_plans(full_model, calibration_batches(res_run), depth - k)
+    measure_s = time.perf_counter() - started
+    test = eval_data(full_model, res_run)
+    res_flops, res_wall = route_cost(res, bs)
+    for rule, kept in plans.items():
+        small = keep_blocks(full_model, kept)
+        accuracy = evaluate_per_depth(small, test.batches(500)).accuracy[-1]
+        routes[f"res-{rule}"] = {"accuracy": accuracy, "train_flops": res_flops,
+                                 "train_wall_s": res_wall + measure_s, "blocks": kept}  # fmt: skip
+        path = save(small, Path(ctx.out) / f"res-{rule}-k{k}.safetensors")
+        heal = depth_changes(k, epochs=heal_epochs, init_from=str(path.resolve()),
+                             optim={"warmup_epochs": heal_epochs / 10})  # fmt: skip
+        healed = run_numbers(ctx.train(f"res-{rule}-k{k}-healed", config("residual", heal)))
+        flops, wall = route_cost(healed, bs)
+        routes[f"res-{rule}-healed"] = {"accuracy": healed["accuracy"],
+                                        "train_flops": res_flops + flops,
+                                        "train_wall_s": res_wall + measure_s + wall,
+                                        "blocks": kept}  # fmt: skip
+    return {
+        "cutoff_depth": k,
+        "depth": depth,
+        "acn_full_accuracy": acn["accuracy"],
+        "residual_full_accuracy": res["accuracy"],
+        "routes": routes,
+        "acn_cut_minus_best_route_pt": acn_cut_gap(routes),
+    }
+
+
+def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean accuracy, training FLOPs and wall time of every route; mean cutoff."""
+    rows = [s for s in per_seed if s]
+    out: dict[str, Any] = {}
+    if not rows:
+        return out
+    out["cutoff_depth"] = sum(r["cutoff_depth"] for r in rows) / len(rows)
+    for route in ROUTES:
+        for key in ("accuracy", "train_flops", "train_wall_s"):
+            vals = [r["routes"][route][key] for r in rows]
+            out[f"{route}_{key}"] = sum(vals) / len(vals)
+    return out
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="alternatives",
+        title="ACN cut at its cutoff vs other ways to a k-block model (beyond the paper)",
+        claim=Claim(
+            text="At the ACN's cutoff depth k, the ACN cut to k blocks is at least as accurate as "
+            "a k-block residual model trained from scratch and as a full residual model with "
+            "layers removed by ShortGPT block influence or angular distance (with or without a "
+            "healing fine-tune)",
+            paper="not in the paper (the question reviewers of a compression method ask)",
+        ),
+        rule=Rule(
+            quantity="acn_cut_minus_best_route_pt",
+            direction="greater",
+            threshold=0.0,
+            describe="seed-paired accuracy of the cut ACN minus the best of the five other routes "
+            "(points); 95% t-interval over seeds",
+        ),
+        scales={
+            "smoke": Scale(
+                params={"train": SMOKE, "heal_epochs": 1},
+                changes="3-block width-16 Mixer, 200 MNIST digits, 1 epoch, 1 healing epoch",
+            ),
+            "cpu": Scale(
+                params={"train": MNIST_MIXER, "heal_epochs": 3},
+                changes="16-block width-32 Mixer on MNIST-5k (25 epochs per model, the suite's "
+                "shared recipe) instead of CIFAR-10; 3 healing epochs; block influence and angular "
+                "distance on 500 training digits",
+            ),
+            "paper": Scale(
+                params={"train": CIFAR_MIXER, "heal_epochs": 10},
+                changes="the paper's CIFAR-10 Mixer and recipe (100 epochs, Fig. 2), 10 healing "
+                "epochs",
+                data_needed=["cifar10"],
+            ),
+        },
+        run_seed=run_seed,
+        summarize=summarize,
+    )
+)

@@ -1,0 +1,67 @@
+"""Figures of the reproduce experiments: curves averaged over seeds, with a +-1 std band."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ..utils import atomic_write
+
+
+def mean_std(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
+    """Column-wise mean and sample std (0 for one row) of equally long rows."""
+    n = len(rows)
+    means = [sum(col) / n for col in zip(*rows)]
+    if n < 2:
+        return means, [0.0] * len(means)
+    stds = [
+        math.sqrt(sum((v - m) ** 2 for v in col) / (n - 1)) for col, m in zip(zip(*rows), means)
+    ]
+    return means, stds
+
+
+def plot_curves(
+    curves: dict[str, Sequence[Sequence[float]]],
+    path: str | os.PathLike,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    x: Sequence[float] | None = None,
+    marks: dict[str, float] | None = None,
+    logy: bool = False,
+) -> Path:
+    """One line per label (mean over its seeds' rows, band +-1 std); ``marks`` puts a star at
+    x = marks[label] on that label's line (e.g. the mean cutoff)."""
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    for label, rows in curves.items():
+        if not rows:
+            continue
+        mean, std = mean_std(rows)
+        xs = list(x) if x is not None else list(range(len(mean)))
+        (line,) = ax.plot(xs, mean, marker="o", ms=3, label=f"{label} (n={len(rows)})")
+        lo = [m - s for m, s in zip(mean, std)]
+        hi = [m + s for m, s in zip(mean, std)]
+        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+        if marks and label in marks:
+            k = marks[label]
+            y = mean[min(range(len(xs)), key=lambda i: abs(xs[i] - k))]
+            ax.plot([k], [y], marker="*", ms=13, color=line.get_color(), linestyle="none")
+    if logy:
+        ax.set_yscale("log")
+    if x is None or all(float(v).is_integer() for v in x):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path = Path(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    return path
