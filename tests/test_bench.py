@@ -54,7 +54,7 @@ def test_smoke_run_writes_json_and_markdown(tmp_path):
 def test_unknown_item_is_a_one_line_error(tmp_path, capsys):
     assert main(["bench", "--smoke", "--only", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("acn: error: unknown bench item") and err.count("\n") == 1
+    assert err.startswith("acn: error: argument --only: invalid choice") and err.count("\n") == 1
     assert not (tmp_path / "benchmarks.json").exists()
 
 

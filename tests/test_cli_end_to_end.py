@@ -46,6 +46,17 @@ def commands(run: Path, out: Path) -> dict[str, list[str]]:
     return {
         "demo": ["--quick", "--out", str(out / "demo"), "--seed", "1", "--epochs", "1"],
         "models": ["mixer_*"],
+        "bench": [
+            "--smoke",
+            "--only",
+            "mfu",
+            "--threads",
+            "1",
+            "--seed",
+            "1",
+            "--out",
+            str(out / "bench"),
+        ],
         "cost": [r, "--batch-size", "2", *TIMING, "--json", str(out / "cost" / "cost.json")],
         "compress": [r, "--tolerance", "1", "--out", str(out / "compress"), *SCORING, *TIMING],
         "prune": [r, "--sparsities", "0,50", "--tolerance", "1", "--save-models"]
@@ -79,6 +90,7 @@ def commands(run: Path, out: Path) -> dict[str, list[str]]:
 WRITES = {
     "demo": ["demo/demo.json", "demo/accuracy_vs_depth.png"],
     "cost": ["cost/cost.json"],
+    "bench": ["bench/benchmarks.json", "bench/BENCHMARKS.md"],
     "compress": ["compress/model.safetensors", "compress/compress.json"],
     "prune": ["prune/prune.csv", "prune/prune.json", "prune/models/run/sparsity-50.safetensors"],
     "probe": ["probe/run.csv", "probe/probe.json", "probe/accuracy_vs_depth.png"],

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError
 from ..experiments.bench import ITEMS, SCALES, run_bench, update_readme
+from .args import add_out, add_seed, int_in
 
 DEFAULT_OUT = Path("docs/results")
 
@@ -25,18 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes, few repeats (< 2 minutes)")
     p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests: tiny models
     p.add_argument(
-        "--only", action="append", metavar="NAME", help="run only this item (repeatable)"
+        "--only",
+        action="append",
+        choices=ITEMS,
+        metavar="NAME",
+        help="run only this item (repeatable)",
     )
-    p.add_argument(
-        "--out", metavar="DIR", default=str(DEFAULT_OUT), help="output directory (docs/results)"
-    )
+    add_out(p, "default docs/results")
     p.add_argument(
         "--run", metavar="DIR", help="trained ACN run directory for deploy_speedup_vs_flops"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of models and batches (default 0)")
+    add_seed(p, "models and batches")
     p.add_argument(
         "--threads",
-        type=int,
+        type=int_in(1, 1024),
         help="torch intra-op threads (default: torch's; 1 suffers least "
         "from other load on a shared machine)",
     )
@@ -52,11 +54,10 @@ def run(args: argparse.Namespace) -> int:
     scale = "smoke" if args.smoke else "quick" if args.quick else "full"
     assert scale in SCALES
     if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    data = run_bench(scale, args.only, args.out, args.run, args.seed)
-    print(f"wrote {Path(args.out) / 'benchmarks.json'} and BENCHMARKS.md ({data['wall_s']:.0f} s)")
+    out = args.out if args.out is not None else DEFAULT_OUT
+    data = run_bench(scale, args.only, out, args.run, args.seed)
+    print(f"wrote {Path(out) / 'benchmarks.json'} and BENCHMARKS.md ({data['wall_s']:.0f} s)")
     if args.update_readme and update_readme(data, Path(args.update_readme)):
         print(f"updated the benchmark table in {args.update_readme}")
     return 0
