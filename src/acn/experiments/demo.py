@@ -238,14 +238,13 @@ def seeds_table(result: dict[str, Any]) -> str:
         )
 
     def ms(key: str, fmt: str) -> str:
-        vals = [float(r[key]) for r in rows]
-        mean, std = mean_std([[v] for v in vals])
-        return f"{format(mean[0], fmt)} +- {format(std[0], fmt)}"
+        (mean,), (std,) = mean_std([[float(r[key])] for r in rows])
+        return f"{format(mean, fmt)} +- {format(std, fmt)}"
 
     lines.append(
         f"| mean +- std | {ms('residual_accuracy', '.2f')} | {ms('residual_cutoff', '.1f')} "
         f"| {ms('acn_accuracy', '.2f')} | {ms('acn_cutoff', '.1f')} "
-        f"| {ms('acn_accuracy_at_cutoff', '.2f')} | {ms('acn_cut_flops_fraction', '.2f')} |"
+        f"| {ms('acn_accuracy_at_cutoff', '.2f')} | {ms('acn_cut_flops_fraction', '.0%')} |"
     )
     return "\n".join(lines)
 
