@@ -73,9 +73,11 @@ def hardware_line(h: dict[str, Any]) -> str:
     if not h:
         return "unknown machine"
     where = h.get("gpu") or h.get("cpu", "?")
+    load = h.get("load_average_1min") or {}
+    busy = f", load average {load.get('start')} at start / {load.get('end')} at end" if load else ""
     return (
         f"{h.get('device')} ({where}, {h.get('cpu_count')} cores, {h.get('torch_threads')} torch "
-        f"thread(s)), torch {h.get('torch')}"
+        f"thread(s)), torch {h.get('torch')}{busy}"
     )
 
 
