@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+import acn.experiments.context as context
 from _train_helpers import tiny_config
 from acn.errors import ConfigError
+from acn.experiments.context import LOCK_FILE, run_lock
 from acn.experiments.report import headline_rows, load_results, render_report, write_report
 from acn.experiments.runner import RunOptions, run_experiment
 from acn.experiments.suite import (
@@ -136,8 +138,6 @@ def test_runner_writes_json_and_never_retrains(tmp_path, monkeypatch):
     assert saved["summary_numbers"]["acc"]["n"] == 2
     assert saved["verdict"] == decide(exp.rule, [r["d"] for r in saved["per_seed"]])
     # a second invocation reuses the finished runs: training must not be called
-    import acn.experiments.context as context
-
     monkeypatch.setattr(context, "train", lambda *a, **k: pytest.fail("retrained a finished run"))
     again = run_experiment(exp, opts, log=None)
     assert again["per_seed"] == saved["per_seed"]
@@ -149,8 +149,6 @@ def test_runner_resumes_from_checkpoint(tmp_path, monkeypatch):
     run_experiment(exp, opts, log=None)
     run = tmp_path / "runs" / "toy-suite" / "smoke" / "seed-0" / "acn"
     (run / "summary.json").unlink()  # as if interrupted after the last checkpoint
-    import acn.experiments.context as context
-
     calls = []
     real = context.train
     monkeypatch.setattr(context, "train", lambda cfg, **k: calls.append(k) or real(cfg, **k))
@@ -234,8 +232,6 @@ def test_report_from_json_only(tmp_path):
 
 
 def test_experiments_with_the_same_config_share_one_run(tmp_path, monkeypatch):
-    import acn.experiments.context as context
-
     calls = []
     real = context.train
     monkeypatch.setattr(
@@ -260,8 +256,6 @@ def test_readme_headline_rows_match_the_committed_results():
 
 
 def test_a_run_in_progress_elsewhere_is_not_trained_twice(tmp_path):
-    from acn.experiments.context import LOCK_FILE, run_lock
-
     run = tmp_path / "run"
     with run_lock(run):
         assert (run / LOCK_FILE).read_text() == str(os.getpid())

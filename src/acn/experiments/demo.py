@@ -134,29 +134,16 @@ def run_demo(
 
 
 def plot_accuracy(result: DemoResult, path: Path) -> Path:
-    """Accuracy vs depth for both models, cutoffs marked (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for conn, acc in result.accuracy.items():
-        (line,) = ax.plot(range(len(acc)), acc, marker="o", label=f"{conn}")
-        k = result.cutoff[conn]
-        ax.plot([k], [acc[k]], marker="*", markersize=16, color=line.get_color(), linestyle="none")
-    ax.set_xlabel("depth k (blocks used, shared head)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(
-        f"MNIST-5k, seed {result.seed}, {result.epochs} epochs (star: cutoff, {CUTOFF_TOLERANCE} pt)"
+    """Accuracy vs depth for both models, cutoffs marked."""
+    return plot_curves(
+        {conn: [acc] for conn, acc in result.accuracy.items()},
+        path,
+        title=f"MNIST-5k, seed {result.seed}, {result.epochs} epochs "
+        f"(star: cutoff, {CUTOFF_TOLERANCE} pt)",
+        xlabel="depth k (blocks used, shared head)",
+        ylabel="test accuracy (%)",
+        marks={conn: float(k) for conn, k in result.cutoff.items()},
     )
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 # -- the demo on several seeds: `acn reproduce demo --seeds 5` -> docs/results/demo.json ----------
@@ -238,14 +225,13 @@ def seeds_table(result: dict[str, Any]) -> str:
         )
 
     def ms(key: str, fmt: str) -> str:
-        vals = [float(r[key]) for r in rows]
-        mean, std = mean_std([[v] for v in vals])
-        return f"{format(mean[0], fmt)} +- {format(std[0], fmt)}"
+        (mean,), (std,) = mean_std([[float(r[key])] for r in rows])
+        return f"{format(mean, fmt)} +- {format(std, fmt)}"
 
     lines.append(
         f"| mean +- std | {ms('residual_accuracy', '.2f')} | {ms('residual_cutoff', '.1f')} "
         f"| {ms('acn_accuracy', '.2f')} | {ms('acn_cutoff', '.1f')} "
-        f"| {ms('acn_accuracy_at_cutoff', '.2f')} | {ms('acn_cut_flops_fraction', '.2f')} |"
+        f"| {ms('acn_accuracy_at_cutoff', '.2f')} | {ms('acn_cut_flops_fraction', '.0%')} |"
     )
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..utils import atomic_write, machine_line
+from ..utils import atomic_write
 
 REPORT_FILE = "REPORT.md"
 REQUIRED_KEYS = ("experiment", "title", "scale", "seeds", "verdict", "claim", "rule", "summary")
@@ -68,6 +68,19 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def hardware_line(h: dict[str, Any]) -> str:
+    """Where a result was computed, in one line."""
+    if not h:
+        return "unknown machine"
+    where = h.get("gpu") or h.get("cpu", "?")
+    load = h.get("load_average_1min") or {}
+    busy = f", load average {load.get('start')} at start / {load.get('end')} at end" if load else ""
+    return (
+        f"{h.get('device')} ({where}, {h.get('cpu_count')} cores, {h.get('torch_threads')} torch "
+        f"thread(s)), torch {h.get('torch')}{busy}"
+    )
+
+
 def render_experiment(r: dict[str, Any]) -> str:
     rule = r["rule"]
     side = ">" if rule.get("direction") == "greater" else "<"
@@ -80,12 +93,10 @@ def render_experiment(r: dict[str, Any]) -> str:
         f"{rule['quantity']} = {fmt_stats(r.get('quantity'))}",
         f"- **Verdict: {r['verdict']}** (paper's side: {rule['quantity']} {side} "
         f"{rule['threshold']:g}; {rule.get('describe', '')})",
-        f"- {r['summary']}",
         f"- **What our setting changes:** {r.get('changes', '')}",
     ]
-    hardware = r.get("hardware")
-    where = machine_line(hardware) if hardware else "unknown machine"
-    lines.append(f"- **Ran on:** {where}; wall time {r.get('wall_time_s', '?')} s")
+    lines.append(f"- **Ran on:** {hardware_line(r.get('hardware') or {})}; wall time "
+                 f"{r.get('wall_time_s', '?')} s")  # fmt: skip
     if r.get("note"):
         lines.append(f"- **Note:** {r['note']}")
     rows = flatten(r.get("summary_numbers") or {})

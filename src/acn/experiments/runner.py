@@ -61,7 +61,7 @@ def run_experiment(
         raise ConfigError(f"--seeds must be >= 1, got {opts.seeds}")
     scale = exp.scale(opts.scale)
     data_root = Path(opts.data_root) if opts.data_root is not None else default_data_root()
-    started = time.perf_counter()
+    started, load_at_start = time.perf_counter(), _load_average()
     per_seed: list[dict[str, Any]] = []
     plan: list[PlanEntry] = []
     for seed in range(1 if opts.dry_run else opts.seeds):  # seeds share their models' shapes
@@ -101,7 +101,11 @@ def run_experiment(
         "title": exp.title,
         "scale": opts.scale,
         "seeds": [r["seed"] for r in per_seed],
-        "hardware": machine_info(device),
+        "hardware": {
+            **machine_info(device),
+            # other jobs on the machine slow every number measured in seconds
+            "load_average_1min": {"start": load_at_start, "end": _load_average()},
+        },
         "torch": torch.__version__,
         "wall_time_s": round(time.perf_counter() - started, 1),
         "note": opts.note,
@@ -120,6 +124,14 @@ def run_experiment(
     if log:
         log(f"{exp.name}: {result['summary']} -> {out / (exp.name + '.json')}")
     return result
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _float(value: Any) -> float | None:
