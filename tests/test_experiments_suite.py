@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 import acn.experiments.context as context
 from _train_helpers import tiny_config
 from acn.errors import ConfigError
-from acn.experiments.context import LOCK_FILE, run_lock
 from acn.experiments.report import headline_rows, load_results, render_report, write_report
 from acn.experiments.runner import RunOptions, run_experiment
 from acn.experiments.suite import (
@@ -253,15 +251,3 @@ def test_readme_headline_rows_match_the_committed_results():
     generated = set(headline_rows(load_results(root / "docs" / "results"), link))
     shown = [line for line in readme.splitlines() if line.startswith("| [") and link in line]
     assert all(line in generated for line in shown), "README headline out of date: run acn report"
-
-
-def test_a_run_in_progress_elsewhere_is_not_trained_twice(tmp_path):
-    run = tmp_path / "run"
-    with run_lock(run):
-        assert (run / LOCK_FILE).read_text() == str(os.getpid())
-        with pytest.raises(ConfigError, match="being trained by process"), run_lock(run):
-            pass
-    assert not (run / LOCK_FILE).exists()
-    (run / LOCK_FILE).write_text("999999999")  # a process that no longer exists
-    with run_lock(run):
-        assert (run / LOCK_FILE).read_text() == str(os.getpid())

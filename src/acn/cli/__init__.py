@@ -39,9 +39,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"acn: error: {message} (see `{self.prog} --help`)\n")
 
 
+class CommandListFormatter(argparse.HelpFormatter):
+    """argparse sizes the help column without the subcommand names; count them, so that every
+    subcommand's help stays on its own line."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            longest = max((len(a.dest) for a in action._get_subactions()), default=0)
+            self._action_max_length = max(self._action_max_length, longest + 4)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="acn", description="Auto-Compressing Networks: train, measure, cut."
+        prog="acn",
+        description="Auto-Compressing Networks: train, measure, cut.",
+        formatter_class=CommandListFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMANDS:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..experiments.demo import DEMO_EPOCHS, DemoResult, free_out_dir, run_demo
-from .args import MAX_EPOCHS, add_out, add_seed, int_in
+from .args import MAX_EPOCHS, add_out, add_seed, int_in, probability
 
 DEFAULT_OUT = "runs/demo"
 
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--validation",
-        type=float,
+        type=probability,
         default=0.0,
         metavar="FRACTION",
         help="hold out this fraction of the training digits and report on it instead of the test "

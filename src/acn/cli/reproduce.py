@@ -13,12 +13,15 @@ from ..errors import ConfigError
 from ..experiments.catalog import experiments
 from ..experiments.runner import RunOptions, default_data_root, run_experiment
 from ..experiments.suite import SCALES, get_experiment
+from .args import add_out, int_in
+
+DEFAULT_OUT = Path("docs/results")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reproduce",
-        help="run a paper experiment over seeds and decide whether its claim holds",
+        help="run a paper experiment over seeds, decide its verdict",
         description="Run one of the paper's experiments (see --list) over seeds, decide the "
         "claim's verdict by the rule the experiment declares, and write OUT/NAME.json and plots. "
         "Interrupted runs continue where they stopped.",
@@ -26,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?", help="experiment name, or 'all'")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--scale", choices=SCALES, default="cpu", help="default cpu")
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    p.add_argument("--out", default="docs/results", help="results directory (default docs/results)")
+    p.add_argument("--seeds", type=int_in(1, 100), default=3, help="seeds 0..N-1 (default 3)")
+    add_out(p, "of the result JSON and plots; default docs/results")
     p.add_argument(
         "--runs", default="runs/reproduce", help="training run directories (default runs/reproduce)"
     )
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         scale=args.scale,
         seeds=args.seeds,
-        out=Path(args.out),
+        out=Path(args.out) if args.out is not None else DEFAULT_OUT,
         runs=Path(args.runs),
         data_root=Path(args.data) if args.data else None,
         device=args.device,

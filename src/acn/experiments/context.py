@@ -20,8 +20,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,6 @@ from ..train.loop import train
 from ..train.losses import get_loss
 from ..train.optim import build_optimizer
 
-LOCK_FILE = ".lock"
 DRY_RUN_BATCH = 4  # rows of the one optimizer step a dry run takes per model
 # Training-split sizes of datasets a paper-scale plan may name but the machine may lack, used only
 # to estimate FLOPs when the data is absent (the standard train splits).
@@ -118,8 +116,7 @@ class RunContext:
         if not resume and (run_dir / METRICS_FILE).exists():
             (run_dir / METRICS_FILE).unlink()  # died before its first checkpoint: start over
         self.log(f"[{key}] {'resuming' if resume else 'training'} {cfg.epochs} epoch(s)")
-        with run_lock(run_dir):
-            train(cfg, resume=resume, progress=False, log=None)
+        train(cfg, resume=resume, progress=False, log=None)  # holds RUN/.lock while it trains
         return run_dir
 
     def load(self, run_dir: Path) -> StackModel:
@@ -139,51 +136,6 @@ class RunContext:
     def metrics(run_dir: Path) -> list[dict[str, Any]]:
         """The run's ``metrics.jsonl`` records (one per evaluation)."""
         return read_metrics(run_dir)
-
-
-@contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold ``RUN/.lock`` (our PID) while training, so that a second ``acn reproduce`` on the same
-    runs directory stops with a one-line error instead of training the same run at the same time.
-    A lock whose process is gone (killed, crashed) is taken over."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = run_dir / LOCK_FILE
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            pid = _lock_owner(lock)
-            if pid is not None and _alive(pid):
-                raise ConfigError(
-                    f"{run_dir} is being trained by process {pid}; wait for it or stop it"
-                ) from None
-            lock.unlink(missing_ok=True)  # stale
-    else:
-        raise ConfigError(f"cannot take the lock {lock}")
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _lock_owner(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def config_digest(cfg: TrainConfig) -> str:
