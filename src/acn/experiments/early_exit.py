@@ -95,7 +95,12 @@ def train_config(c: Table7Config, name: str, connectivity: str, heads: str):
         "model": {"name": c.model, "connectivity": connectivity, "overrides": overrides},
         "data": {"spec": c.data, "per_class": c.per_class},
         "augment": dict(c.augment),
-        "optim": {"lr": c.lr, "warmup_epochs": min(c.warmup_epochs, c.epochs / 10)},
+        # decay_params "matrices" (ours: no decay on norms, biases, cls token), as Table 7 was run
+        "optim": {
+            "lr": c.lr,
+            "warmup_epochs": min(c.warmup_epochs, c.epochs / 10),
+            "decay_params": "matrices",
+        },
         "epochs": c.epochs,
         "batch_size": c.batch_size,
         "eval_every": max(1, c.epochs // 4),
