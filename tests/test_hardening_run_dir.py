@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from acn.runs.lock import LOCK_FILE, RunLock
 
 from _hardening import one_line_error, tiny_run_config, train_cli
 from acn.errors import ConfigError
+from acn.runs.lock import LOCK_FILE, RunLock
 from acn.train import read_metrics
 from acn.train.checkpoint import read_state
 
