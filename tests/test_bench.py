@@ -18,13 +18,29 @@ ROOT = Path(__file__).resolve().parent.parent
 TOP_KEYS = {"date", "scale", "seed", "machine", "load_before", "load_after", "shared_machine"}
 
 
-def check_item(item: dict) -> None:
+def check_item(item: dict, scale: str = "smoke") -> None:
     assert set(RECORD_KEYS) <= set(item)
     assert item["status"] in ("ok", "skipped")
     assert isinstance(item["summary"], str) and isinstance(item["rows"], list)
     assert item["value"] is None or isinstance(item["value"], float)
     assert item["met"] in (True, False, None)
-    assert isinstance(item["wall_s"], float) and item["scale"] == "smoke"
+    assert isinstance(item["wall_s"], float) and item["scale"] == scale
+
+
+@pytest.mark.slow
+def test_quick_bench_runs_every_item_and_writes_the_schema(tmp_path):
+    """`acn bench --quick` as a user runs it (about 1.5 minutes on 2 idle cores): every item is
+    measured or skipped with its reason (peers without the `bench` extra, compile at this scale)."""
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert TOP_KEYS | {"items", "wall_s"} <= set(data) and data["scale"] == "quick"
+    assert list(data["items"]) == list(ITEMS)
+    for name, item in data["items"].items():
+        check_item(item, "quick")
+        if name not in ("peer_speedup", "compile_speedup"):  # these may be skipped with a reason
+            assert item["status"] == "ok" and item["rows"], name
+    md = (tmp_path / "BENCHMARKS.md").read_text()
+    assert extract_block(md) == summary_block(data)
 
 
 def test_smoke_run_writes_json_and_markdown(tmp_path):
