@@ -14,7 +14,7 @@ DEFAULT_OUT = "runs/demo"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="residual vs ACN Mixer on MNIST-5k, side by side (~3 min)",
+        help="residual vs ACN Mixer on MNIST-5k, side by side (~4 min)",
         description="Train a residual and an ACN version of the same small Mixer on the embedded "
         "MNIST-5k, then print the accuracy at every depth, each model's cutoff depth and the "
         "params and FLOPs of the cut models, and draw accuracy vs depth.",
