@@ -8,23 +8,33 @@ weights' values, so untrained models are timed; the default cut (6 of 8 blocks f
 is the ACN cutoff that ``acn demo`` measures (README).
 
     python benchmarks/export_speed.py [--model mixer_s8] [--depth 6] [--repeats 15] [--threads 1]
+        [--out docs/results/export_speed.json]
+
+Writes everything measured (machine, versions, load average, wall time) to ``--out``; the README's
+table is :func:`readme_table` of that file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+import onnx
 import onnxruntime as ort
+import onnxscript
 import torch
 
 import acn
 from acn.compress.latency import time_interleaved
 from acn.export import export_model
-from acn.utils import machine_info, machine_line, table
+from acn.utils import machine_info, machine_line, table, write_json
 
 
 def ort_fn(path: Path, x: torch.Tensor, threads: int):
@@ -38,6 +48,68 @@ def ort_fn(path: Path, x: torch.Tensor, threads: int):
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     feed = {sess.get_inputs()[0].name: x.numpy()}
     return lambda: sess.run(None, feed)
+
+
+def readme_table(data: dict[str, Any]) -> str:
+    """The README's table of this benchmark's JSON (generated, never typed: a test compares)."""
+    batch = data["batch"]
+    lines = [
+        f"| model, runtime | batch-1 latency (ms) | vs eager residual | batch-{batch} throughput "
+        "(samples/s) | vs eager residual |",
+        "|---|---|---|---|---|",
+    ]
+    for r in data["timing"]:
+        runtime = {"eager": "eager", "onnxruntime": "ONNX Runtime"}[r["runtime"]]
+        lines.append(
+            f"| {r['model']}, {runtime} | {r['latency_ms']:.2f} | {r['latency_speedup']:.2f}x "
+            f"| {r['throughput']:,.0f} | {r['throughput_speedup']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Export both models, time the four forwards interleaved; everything as one JSON dict."""
+    threads = args.threads
+    torch.set_num_threads(threads)
+    torch.manual_seed(args.seed)
+    full = acn.create_model(args.model, "residual").eval()
+    cut = acn.create_model(args.model, "acn").eval().truncate(args.depth).eval()
+    models = {f"residual, full ({full.depth} blocks)": full, f"ACN cut at {args.depth}": cut}
+    gen = torch.Generator().manual_seed(args.seed)
+    inputs = {b: full.example_input(b, generator=gen) for b in (1, args.batch)}
+
+    parity = []
+    fns: dict[int, dict[tuple[str, str], object]] = {b: {} for b in inputs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, model) in enumerate(models.items()):
+            path = Path(tmp) / f"model{i}.onnx"
+            result = export_model(model, path, "onnx", inputs=inputs[args.batch][:64])
+            parity.append({"model": name, "blocks": model.depth,
+                           "max_abs_diff": result.parity.max_abs_diff,
+                           "mib": result.size_bytes / 2**20})  # fmt: skip
+            for b, x in inputs.items():
+                fns[b][(name, "eager")] = lambda m=model, x=x: m(x)
+                fns[b][(name, "onnxruntime")] = ort_fn(path, x, threads)
+        median = {}
+        for b, calls in fns.items():
+            times = time_interleaved(calls, torch.device("cpu"), args.warmup, args.repeats)
+            median[b] = {key: statistics.median(t) for key, t in times.items()}
+
+    base_name = next(iter(models))
+    base = median[1][(base_name, "eager")], median[args.batch][(base_name, "eager")]
+    timing = [
+        {
+            "model": name,
+            "runtime": runtime,
+            "latency_ms": median[1][(name, runtime)] * 1e3,
+            "latency_speedup": base[0] / median[1][(name, runtime)],
+            "throughput": args.batch / median[args.batch][(name, runtime)],
+            "throughput_speedup": base[1] / median[args.batch][(name, runtime)],
+        }
+        for name in models
+        for runtime in ("eager", "onnxruntime")
+    ]
+    return {"parity": parity, "timing": timing}
 
 
 def main() -> None:
@@ -55,81 +127,41 @@ def main() -> None:
         help="torch and ONNX Runtime threads (default 1: on a "
         "shared machine, more threads than idle cores make both runtimes' numbers meaningless)",
     )
+    p.add_argument("--out", default="docs/results/export_speed.json", help="the JSON written")
     args = p.parse_args()
-    start = time.perf_counter()
-    threads = args.threads
-    torch.set_num_threads(threads)
-
-    torch.manual_seed(args.seed)
-    full = acn.create_model(args.model, "residual").eval()
-    cut = acn.create_model(args.model, "acn").eval().truncate(args.depth).eval()
-    models = {"residual, full": full, f"acn, cut at {args.depth}": cut}
-    gen = torch.Generator().manual_seed(args.seed)
-    inputs = {b: full.example_input(b, generator=gen) for b in (1, args.batch)}
-
-    rows_parity = []
-    fns: dict[int, dict[tuple[str, str], object]] = {b: {} for b in inputs}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, model in models.items():
-            path = Path(tmp) / f"{name.split(',')[0]}.onnx"
-            result = export_model(model, path, "onnx", inputs=inputs[args.batch][:64])
-            rows_parity.append(
-                (
-                    name,
-                    model.depth,
-                    f"{result.parity.max_abs_diff:.1e}",
-                    f"{result.size_bytes / 2**20:.2f}",
-                )
-            )
-            for b, x in inputs.items():
-                fns[b][(name, "eager")] = lambda m=model, x=x: m(x)
-                fns[b][(name, "onnxruntime")] = ort_fn(path, x, threads)
-        median = {}
-        for b, calls in fns.items():
-            times = time_interleaved(calls, torch.device("cpu"), args.warmup, args.repeats)
-            median[b] = {key: statistics.median(t) for key, t in times.items()}
+    start, load_before = time.perf_counter(), os.getloadavg()
+    measured = measure(args)
+    data = {
+        "benchmark": "export_speed",
+        "command": "python benchmarks/export_speed.py " + " ".join(sys.argv[1:]),
+        **{k: getattr(args, k) for k in ("model", "depth", "batch", "repeats", "warmup", "seed")},
+        "threads": args.threads,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_info("cpu", torch.float32),
+        "versions": {
+            "torch": torch.__version__,
+            "onnxruntime": ort.__version__,
+            "onnx": onnx.__version__,
+            "onnxscript": onnxscript.__version__,
+        },  # fmt: skip
+        "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
+        **measured,
+        "wall_time_s": round(time.perf_counter() - start, 1),
+    }
+    write_json(args.out, data)
 
     print(f"{args.model}: parity of the exported files (64 inputs) and their size")
-    print(table(("model", "blocks", "max |logit diff|", "MiB"), rows_parity))
+    rows = [(r["model"], r["blocks"], f"{r['max_abs_diff']:.1e}", f"{r['mib']:.2f}")
+            for r in data["parity"]]  # fmt: skip
+    print(table(("model", "blocks", "max |logit diff|", "MiB"), rows))
     print()
-    rows = []
-    base = median[1][("residual, full", "eager")], median[args.batch][("residual, full", "eager")]
-    for name in models:
-        for runtime in ("eager", "onnxruntime"):
-            lat, thr = median[1][(name, runtime)], median[args.batch][(name, runtime)]
-            rows.append(
-                (
-                    f"{name}, {runtime}",
-                    f"{lat * 1e3:.3f}",
-                    f"{base[0] / lat:.2f}x",
-                    f"{args.batch / thr:,.0f}",
-                    f"{base[1] / thr:.2f}x",
-                )
-            )
-    print(
-        table(
-            (
-                "model, runtime",
-                "batch-1 ms",
-                "vs eager residual",
-                f"batch-{args.batch} samples/s",
-                "vs eager residual",
-            ),
-            rows,
-        )
-    )
-    for name in models:
-        e, o = (name, "eager"), (name, "onnxruntime")
-        print(
-            f"onnxruntime / eager, {name}: latency {median[1][e] / median[1][o]:.2f}x faster, "
-            f"throughput {median[args.batch][e] / median[args.batch][o]:.2f}x"
-        )
+    print(readme_table(data))
     print(
         f"median of {args.repeats} interleaved repeats after {args.warmup} warm-up rounds, "
         f"seed {args.seed}, onnxruntime {ort.__version__}, onnx threads = torch threads"
     )
-    print(f"machine: {machine_line(machine_info('cpu', torch.float32))}")
-    print(f"wall time {time.perf_counter() - start:.0f} s")
+    print(f"machine: {machine_line(data['machine'])}; load average {data['load_average']}")
+    print(f"wall time {data['wall_time_s']:.0f} s; wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -11,15 +11,17 @@ import pytest
 
 import acn.experiments.context as context
 from _train_helpers import tiny_config
-from acn.errors import ConfigError
+from acn.errors import ConfigError, DataError
 from acn.experiments.report import headline_rows, load_results, render_report, write_report
-from acn.experiments.runner import RunOptions, run_experiment
+from acn.experiments.runner import RunOptions, redecide, run_experiment
 from acn.experiments.suite import (
     Claim,
     Experiment,
     Rule,
     Scale,
+    combine,
     decide,
+    decide_claim,
     interval,
     summary_sentence,
     t975,
@@ -89,6 +91,79 @@ def test_custom_verdict_and_bad_rules():
         decide(Rule("d", "greater", verdict_fn=lambda v: "yes"), [1.0, 2.0])
     with pytest.raises(ConfigError):
         Rule("d", "bigger")
+
+
+@pytest.mark.parametrize(
+    "parts, verdict",
+    [
+        (["holds", "holds"], "holds"),
+        (["does-not-hold", "does-not-hold"], "does-not-hold"),
+        (["holds", "does-not-hold"], "partly"),  # one part of the claim holds, one does not
+        (["partly", "inconclusive"], "partly"),
+        (["inconclusive", "does-not-hold"], "inconclusive"),
+        (["holds", "holds", "inconclusive"], "partly"),
+    ],
+)
+def test_parts_of_a_claim_combine(parts, verdict):
+    assert combine(parts) == verdict
+
+
+# "as accurate (delta > -0.5) and cheaper (mean cost ratio over settings < 0.7)"
+TWO_PARTS = Rule(
+    "delta",
+    "greater",
+    -0.5,
+    also=(
+        Rule(
+            "cost",
+            "less",
+            0.7,
+            value=lambda r: sum(s["cost"] for s in r["settings"]) / len(r["settings"]),
+        ),
+    ),
+)
+
+
+def seeds(deltas, costs):
+    return [
+        {"delta": d, "settings": [{"cost": c}, {"cost": c + 0.1}]} for d, c in zip(deltas, costs)
+    ]
+
+
+def test_a_claim_of_two_parts_needs_both():
+    accurate = [0.2, 0.3, 0.1]
+    assert decide_claim(TWO_PARTS, seeds(accurate, [0.5, 0.55, 0.5])) == "holds"
+    assert decide_claim(TWO_PARTS, seeds(accurate, [0.8, 0.85, 0.8])) == "partly"  # dearer
+    assert decide_claim(TWO_PARTS, seeds([-2, -3, -2.5], [0.8, 0.85, 0.8])) == "does-not-hold"
+    assert TWO_PARTS.also[0].values(seeds([0.0], [0.5])) == [pytest.approx(0.55)]
+    exp = Experiment("two", "Two parts", Claim("c", "p"), TWO_PARTS, {"smoke": Scale({}, "")}, None)
+    sentence = summary_sentence(exp, seeds(accurate, [0.8, 0.85, 0.8]), "partly")
+    assert (
+        "claimed delta > -0.5 (holds)" in sentence
+        and "claimed cost < 0.7 (does-not-hold)" in sentence
+    )
+    assert sentence.endswith("together: partly.")
+
+
+def test_redecide_applies_the_current_rule_to_the_written_numbers(tmp_path):
+    old = Experiment("two", "Two parts", Claim("c", "p"), Rule("delta", "greater", -0.5),
+                     {"smoke": Scale({}, "")}, None)  # fmt: skip
+    per_seed = seeds([0.2, 0.3, 0.1], [0.8, 0.85, 0.8])
+    written = {"experiment": "two", "per_seed": per_seed, "wall_time_s": 99.0, "claim": {}}
+    (tmp_path / "two.json").write_text(json.dumps(written))
+    first = redecide(old, tmp_path, log=None)
+    assert first["verdict"] == "holds" and first["wall_time_s"] == 99.0
+    new = Experiment("two", "Two parts", Claim("c", "p"), TWO_PARTS, {"smoke": Scale({}, "")}, None)
+    second = redecide(new, tmp_path, log=None)
+    saved = json.loads((tmp_path / "two.json").read_text())
+    assert second["verdict"] == saved["verdict"] == "partly"
+    assert [h["previous_verdict"] for h in saved["redecided"]] == [None, "holds"]
+    assert saved["per_seed"] == per_seed and saved["rule"]["also"][0]["quantity"] == "cost"
+    redecide(new, tmp_path, log=None)  # same rule, same verdict: no new history entry
+    assert len(json.loads((tmp_path / "two.json").read_text())["redecided"]) == 2
+    (tmp_path / "two.json").write_text("{not json")
+    with pytest.raises(DataError, match="not a result"):
+        redecide(new, tmp_path, log=None)
 
 
 def toy_experiment(data_dir, name="toy-suite"):
@@ -204,7 +279,7 @@ def test_report_from_json_only(tmp_path):
         "claim": {"text": "ACN wins", "paper": "62.5 vs 47.6"},
         "rule": exp.rule.as_dict(), "verdict": "holds",
         "quantity": interval([1.0, 2.0, 3.0]).as_dict(),
-        "summary": summary_sentence(exp, [1.0, 2.0, 3.0], "holds"),
+        "summary": summary_sentence(exp, [{"d": 1.0}, {"d": 2.0}, {"d": 3.0}], "holds"),
         "changes": "MNIST-5k instead of CIFAR-10", "hardware": {"device": "cpu", "cpu": "X"},
         "wall_time_s": 12.5, "note": "shared machine",
         "summary_numbers": {"acc": interval([90.0, 91.0]).as_dict(), "per_depth": {"k1": 0.5}},

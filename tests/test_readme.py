@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from pathlib import Path
+
+import pytest
+
+from acn.experiments import autocut, early_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -23,3 +29,25 @@ def test_ci_runs_the_readme_test_command():
     install, test = blocks.group(1).strip(), blocks.group(2).strip()
     assert install.endswith("acn demo") and "torch==2.13.0" in install
     assert test in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def _load_script(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tables():
+    export_speed = _load_script(ROOT / "benchmarks" / "export_speed.py").readme_table
+    return [
+        ("autocut.json", autocut.readme_table),
+        ("early-exit.json", early_exit.readme_table),
+        ("export_speed.json", export_speed),
+    ]
+
+
+@pytest.mark.parametrize("name, table", _tables(), ids=lambda v: v if isinstance(v, str) else "")
+def test_readme_tables_are_generated_from_the_committed_results(name, table):
+    result = json.loads((ROOT / "docs" / "results" / name).read_text())
+    assert table(result) in README, f"README table of docs/results/{name} is out of date"

@@ -1,4 +1,4 @@
-"""``acn reproduce NAME [--scale smoke|cpu|paper] [--seeds N] [--out DIR] [--dry-run]``.
+"""``acn reproduce NAME [--scale smoke|cpu|paper] [--seeds N] [--out DIR] [--dry-run|--redecide]``.
 
 Runs one paper experiment (or ``all``) over seeds and writes ``OUT/NAME.json`` with the verdict
 its rule decides; ``acn reproduce --list`` lists the experiments and their claims.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..experiments.catalog import experiments
-from ..experiments.runner import RunOptions, default_data_root, run_experiment
+from ..experiments.runner import RunOptions, default_data_root, redecide, run_experiment
 from ..experiments.suite import SCALES, get_experiment
 from .args import add_out, int_in
 
@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="build every model, check data paths, one optimizer step each, print the plan",
     )
     p.add_argument("--note", default="", help="a note stored in the result (e.g. shared machine)")
+    p.add_argument(
+        "--redecide",
+        action="store_true",
+        help="re-apply the experiment's current rule to the per-seed numbers in OUT/NAME.json "
+        "(nothing is trained; a changed verdict keeps the previous one under 'redecided')",
+    )
     p.set_defaults(func=run)
 
 
@@ -57,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise ConfigError("acn reproduce needs an experiment NAME (see --list)")
+    if args.redecide and args.dry_run:
+        raise ConfigError("--redecide reads a written result; it cannot be combined with --dry-run")
     if args.name == "all":  # every experiment that has this scale
         names = [n for n, e in registered.items() if args.scale in e.scales]
         skipped = sorted(set(registered) - set(names))
@@ -75,5 +83,8 @@ def run(args: argparse.Namespace) -> int:
         note=args.note,
     )
     for name in names:
-        run_experiment(registered[name], opts)
+        if args.redecide:
+            redecide(registered[name], opts.out)
+        else:
+            run_experiment(registered[name], opts)
     return 0

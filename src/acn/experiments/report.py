@@ -83,7 +83,11 @@ def hardware_line(h: dict[str, Any]) -> str:
 
 def render_experiment(r: dict[str, Any]) -> str:
     rule = r["rule"]
-    side = ">" if rule.get("direction") == "greater" else "<"
+    sides = "; ".join(
+        f"{part['quantity']} {'>' if part.get('direction') == 'greater' else '<'} "
+        f"{part['threshold']:g}"
+        for part in (rule, *rule.get("also", []))
+    )
     lines = [
         f"## {r['title']} (`{r['experiment']}`)",
         "",
@@ -91,14 +95,21 @@ def render_experiment(r: dict[str, Any]) -> str:
         f"- **Paper's number:** {r['claim']['paper']}",
         f"- **Ours** ({r['scale']} scale, seeds {', '.join(map(str, r['seeds']))}): "
         f"{rule['quantity']} = {fmt_stats(r.get('quantity'))}",
-        f"- **Verdict: {r['verdict']}** (paper's side: {rule['quantity']} {side} "
-        f"{rule['threshold']:g}; {rule.get('describe', '')})",
+        f"- **Verdict: {r['verdict']}** (paper's side: {sides}; {rule.get('describe', '')})",
         f"- **What our setting changes:** {r.get('changes', '')}",
     ]
     lines.append(f"- **Ran on:** {hardware_line(r.get('hardware') or {})}; wall time "
                  f"{r.get('wall_time_s', '?')} s")  # fmt: skip
     if r.get("note"):
         lines.append(f"- **Note:** {r['note']}")
+    if rule.get("also"):
+        lines.append(f"- **Every part:** {r['summary']}")
+    for change in r.get("redecided") or []:
+        lines.append(
+            f"- **Re-decided** {change['date']} by a changed rule, from the same per-seed numbers "
+            f"(`acn reproduce {r['experiment']} --redecide`); the verdict was "
+            f"{change['previous_verdict']}"
+        )
     rows = flatten(r.get("summary_numbers") or {})
     if rows:
         lines += ["", "| number | mean +- std over seeds |", "|---|---|"]

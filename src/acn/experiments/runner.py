@@ -9,23 +9,27 @@ optimizer step per model (see :mod:`.context`), prints the plan and writes nothi
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..train.distributed import resolve_device
 from ..utils import json_safe, machine_info, si, table, write_json
 from .context import PlanEntry, RunContext
-from .suite import Experiment, aggregate, decide, interval, summary_sentence
+from .suite import Experiment, aggregate, decide_claim, interval, summary_sentence
 
-__all__ = ["RunContext", "RunOptions", "run_experiment", "format_plan", "default_data_root"]
+__all__ = [
+    "RunContext", "RunOptions", "run_experiment", "redecide", "format_plan", "default_data_root",
+]  # fmt: skip
 
 # Assumed sustained training throughput for the plan's GPU-hour estimate: about 1 % of an H100's
 # dense bf16 peak, because models this small at batch 64 are bound by kernel launches, not FLOPs.
@@ -79,7 +83,9 @@ def run_experiment(
         plan.extend(ctx.plan)
         if opts.dry_run:
             continue
-        if not isinstance(result, dict) or exp.rule.quantity not in result:
+        if not isinstance(result, dict) or (
+            exp.rule.value is None and exp.rule.quantity not in result
+        ):
             raise ConfigError(
                 f"experiment {exp.name} seed {seed} did not return its quantity "
                 f"{exp.rule.quantity!r}"
@@ -89,12 +95,9 @@ def run_experiment(
         if log:
             log(format_plan(exp, opts, plan, data_root))
         return {"plan": [p.__dict__ | {"train_flops": p.train_flops} for p in plan]}
-    values = [_float(r.get(exp.rule.quantity)) for r in per_seed]
-    verdict = decide(exp.rule, values)
     summary_numbers = exp.summarize(per_seed) if exp.summarize else aggregate(per_seed)
     out = Path(opts.out)
     plots = exp.plot(per_seed, out / exp.name) if exp.plot else []
-    finite = [v for v in values if v is not None and math.isfinite(v)]
     device = resolve_device(opts.device)
     result = {
         "experiment": exp.name,
@@ -110,10 +113,7 @@ def run_experiment(
         "wall_time_s": round(time.perf_counter() - started, 1),
         "note": opts.note,
         "claim": {"text": exp.claim.text, "paper": exp.claim.paper},
-        "rule": exp.rule.as_dict(),
-        "quantity": interval(finite).as_dict() if finite else None,
-        "verdict": verdict,
-        "summary": summary_sentence(exp, values, verdict),
+        **verdict_fields(exp, per_seed),
         "changes": scale.changes,
         "scale_params": scale.params,
         "summary_numbers": summary_numbers,
@@ -126,16 +126,53 @@ def run_experiment(
     return result
 
 
+def verdict_fields(exp: Experiment, per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The result's rule, quantity interval, verdict and summary, from the per-seed numbers."""
+    finite = [v for v in exp.rule.values(per_seed) if v is not None and math.isfinite(v)]
+    verdict = decide_claim(exp.rule, per_seed)
+    return {
+        "rule": exp.rule.as_dict(),
+        "quantity": interval(finite).as_dict() if finite else None,
+        "verdict": verdict,
+        "summary": summary_sentence(exp, per_seed, verdict),
+    }
+
+
+def redecide(
+    exp: Experiment, out: Path, log: Callable[[str], None] | None = print
+) -> dict[str, Any]:
+    """Apply ``exp``'s current rule to the per-seed numbers in ``OUT/NAME.json`` (nothing is
+    trained or evaluated) and rewrite it; the previous verdict and rule are kept under
+    ``redecided`` so a changed verdict is never silent."""
+    path = Path(out) / f"{exp.name}.json"
+    try:
+        result = json.loads(path.read_text())
+        per_seed = result["per_seed"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{path}: not a result `acn reproduce {exp.name}` wrote ({e})") from None
+    claim = {"text": exp.claim.text, "paper": exp.claim.paper}
+    fields = {"claim": claim, **verdict_fields(exp, per_seed)}
+    if any(fields[k] != result.get(k) for k in ("claim", "rule", "verdict")):
+        history = list(result.get("redecided", []))
+        history.append({
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "previous_verdict": result.get("verdict"),
+            "previous_rule": result.get("rule"),
+            "previous_claim": result.get("claim"),
+        })  # fmt: skip
+        result = {**result, **fields, "redecided": history}
+        write_json(path, json_safe(result))
+    if log:
+        log(f"{exp.name}: {result['summary']} -> {path}")
+    return result
+
+
 def _load_average() -> float | None:
     """The 1-minute load average (None where the OS has none)."""
     try:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):
         return None
-
-
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def format_plan(exp: Experiment, opts: RunOptions, plan: list[PlanEntry], data_root: Path) -> str:

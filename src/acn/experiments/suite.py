@@ -10,7 +10,11 @@ per-seed values (:func:`decide`): mean, sample std and the 95 % Student-t interv
   side, else ``inconclusive``; ``less`` is the mirror image;
 - one seed (no interval): ``inconclusive``; a missing or non-finite value: ``inconclusive``.
 
-A claim that is not one direction (e.g. "about equal") gives its own ``Rule.verdict_fn``.
+A claim that is not one direction (e.g. "about equal") gives its own ``Rule.verdict_fn``. A
+claim with several parts (e.g. "as accurate *and* cheaper") lists the further parts in
+``Rule.also``; :func:`decide_claim` combines the parts' verdicts: all ``holds`` -> ``holds``, all
+``does-not-hold`` -> ``does-not-hold``, some part on the paper's side (``holds`` or ``partly``)
+beside another that is not -> ``partly``, else ``inconclusive``.
 """
 
 from __future__ import annotations
@@ -91,19 +95,30 @@ class Rule:
     threshold: float = 0.0
     describe: str = ""  # one line for the report: what the quantity is and how it is judged
     verdict_fn: Callable[[list[float]], str] | None = None  # replaces the interval rule
+    # the seed's value when it is not a top-level key (e.g. a mean over the seed's settings)
+    value: Callable[[dict[str, Any]], float | None] | None = None
+    also: tuple[Rule, ...] = ()  # further parts of the same claim (see decide_claim)
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
             raise ConfigError(f"Rule.direction must be one of {DIRECTIONS}, got {self.direction!r}")
 
+    def values(self, per_seed: Sequence[dict[str, Any]]) -> list[float | None]:
+        """This rule's quantity in every seed's result (None where missing or not a number)."""
+        raw = [self.value(r) if self.value else r.get(self.quantity) for r in per_seed]
+        return [float(v) if _is_number(v) else None for v in raw]
+
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "quantity": self.quantity,
             "direction": self.direction,
             "threshold": self.threshold,
             "describe": self.describe,
             "custom": self.verdict_fn is not None,
         }
+        if self.also:
+            out["also"] = [part.as_dict() for part in self.also]
+        return out
 
 
 def decide(rule: Rule, values: Sequence[float | None]) -> str:
@@ -129,6 +144,20 @@ def decide(rule: Rule, values: Sequence[float | None]) -> str:
     if sign * (iv.mean - rule.threshold) > 0:
         return "partly"
     return "inconclusive"
+
+
+def combine(verdicts: Sequence[str]) -> str:
+    """One verdict for a claim of several parts (see the module docstring)."""
+    if len(set(verdicts)) == 1:
+        return verdicts[0]
+    if any(v in ("holds", "partly") for v in verdicts):
+        return "partly"
+    return "inconclusive"
+
+
+def decide_claim(rule: Rule, per_seed: Sequence[dict[str, Any]]) -> str:
+    """The verdict of ``rule`` and every part in ``rule.also`` on the seeds' results."""
+    return combine([decide(part, part.values(per_seed)) for part in (rule, *rule.also)])
 
 
 @dataclass(frozen=True)
@@ -208,20 +237,35 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def summary_sentence(exp: Experiment, values: Sequence[float | None], verdict: str) -> str:
-    """One sentence generated from the numbers and the verdict."""
+def summary_sentence(exp: Experiment, per_seed: Sequence[dict[str, Any]], verdict: str) -> str:
+    """One sentence generated from the numbers and the verdict (one clause per part of the
+    claim when the rule has several)."""
     r = exp.rule
-    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not r.also:
+        stats = _stats(r, per_seed)
+        if stats is None:
+            return f"{exp.title}: no finite value of {r.quantity}; verdict {verdict}."
+        return f"{stats}; the paper claims {_claimed(r)}: {verdict}."
+    clauses = []
+    for part in (r, *r.also):
+        stats = _stats(part, per_seed) or f"no finite value of {part.quantity}"
+        part_verdict = decide(part, part.values(per_seed))
+        clauses.append(f"{stats}, claimed {_claimed(part)} ({part_verdict})")
+    return f"{'; '.join(clauses)}; together: {verdict}."
+
+
+def _claimed(rule: Rule) -> str:
+    return f"{rule.quantity} {'>' if rule.direction == 'greater' else '<'} {rule.threshold:g}"
+
+
+def _stats(rule: Rule, per_seed: Sequence[dict[str, Any]]) -> str | None:
+    finite = [v for v in rule.values(per_seed) if v is not None and math.isfinite(v)]
     if not finite:
-        return f"{exp.title}: no finite value of {r.quantity}; verdict {verdict}."
+        return None
     iv = interval(finite)
-    sign = ">" if r.direction == "greater" else "<"
     spread = (
         f" +- {iv.std:.3g} (95% interval [{iv.low:.3g}, {iv.high:.3g}])"
         if iv.std is not None
         else ""
     )
-    return (
-        f"{r.quantity} = {iv.mean:.3g}{spread} over {iv.n} seed(s); the paper claims "
-        f"{r.quantity} {sign} {r.threshold:g}: {verdict}."
-    )
+    return f"{rule.quantity} = {iv.mean:.3g}{spread} over {iv.n} seed(s)"
