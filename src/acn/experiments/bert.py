@@ -149,9 +149,12 @@ _CPU_PRETRAIN = {
 _CPU_FINETUNE = {
     "model": "bert_tiny",
     "tasks": {"sst2": {"limit": 4000}, "agnews": {"limit": 4000}},
-    "epochs": 3,
+    # lr 1e-3 and 6 epochs: with 5e-4 and 3 epochs (the first cpu run) the training loss had
+    # barely moved (0.69 -> 0.67) and both models sat at SST-2's majority rate; chosen on the
+    # training loss of one seed-0 run (1e-3: 0.64 after 3 epochs, 2e-3: 0.69), not on the dev set
+    "epochs": 6,
     "batch_size": 64,
-    "optim": {"lr": 5e-4, "warmup_epochs": 0.3, "label_smoothing": 0.0},
+    "optim": {"lr": 1e-3, "warmup_epochs": 0.3, "label_smoothing": 0.0},
 }
 
 EXPERIMENT = register(
@@ -190,7 +193,7 @@ EXPERIMENT = register(
                 params={"model": {}, "pretrain": _CPU_PRETRAIN, "finetune": _CPU_FINETUNE},
                 changes="4-layer width-128 BERT (bert_tiny) pretrained on tiny-shakespeare (1.1 MB, "
                 "vocab 2,048, 64 tokens; residual 3 epochs, AC-BERT 6: the paper's 2:1 ratio) "
-                "instead of BERT-base on BookCorpus + Wikipedia; fine-tuned 3 epochs on the first "
+                "instead of BERT-base on BookCorpus + Wikipedia; fine-tuned 6 epochs (lr 1e-3) on the first "
                 "4,000 SST-2 and AG News training rows; SST-2 scored on the GLUE dev set, AG News "
                 "on the first 4,000 test rows",
             ),
