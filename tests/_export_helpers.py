@@ -11,10 +11,10 @@ from acn.models import tiny_overrides
 FAMILY_PRESETS = ["mlp_s4", "mixer_cifar_paper", "vit_tiny_cifar", "bert_tiny"]
 
 
-def tiny(name: str, mode: str = "acn", depth: int = 2) -> acn.StackModel:
+def tiny(name: str, mode: str = "acn", depth: int = 2, **overrides) -> acn.StackModel:
     torch.manual_seed(0)
     return acn.create_model(
-        name, connectivity=mode, **{**tiny_overrides(name), "depth": depth}
+        name, connectivity=mode, **{**tiny_overrides(name), "depth": depth, **overrides}
     ).eval()
 
 

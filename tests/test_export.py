@@ -46,6 +46,17 @@ def test_pt2_of_every_family_matches_eager_and_holds_only_the_kept_blocks(name, 
     torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
 
 
+def test_exit_branches_stay_out_of_the_exported_file(tmp_path):
+    model = tiny("mixer_s8", depth=3, exit_branches=(1, 2))
+    result = export_model(model, tmp_path / "m.pt2", "pt2")
+    state = torch.export.load(str(result.path)).state_dict
+    assert not any(k.startswith("model.branches.") for k in state)
+    plain = model.truncate(3, keep_branches=False)
+    assert plain.config.exit_branches == () and list(plain.branches) == []
+    assert sum(t.numel() for t in state.values()) == plain.num_params() < model.num_params()
+    assert result.parity.max_abs_diff <= 1e-4
+
+
 def test_pt2_all_depths_is_one_graph_and_loads_with_torch_alone(tmp_path):
     model = tiny("mixer_cifar_paper", "residual", depth=3)
     path = export_model(model, tmp_path / "all.pt2", "pt2", all_depths=True).path

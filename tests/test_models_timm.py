@@ -117,6 +117,21 @@ def test_prune_intermediate_layers_keeps_what_the_indices_need(mode):
     assert isinstance(model.norm, torch.nn.Identity) and model.depth == 2
 
 
+def test_a_model_pruned_to_a_feature_extractor_is_not_saved(tmp_path):
+    model = tiny("mixer_s8", "acn")
+    model.prune_intermediate_layers([0], prune_head=False)
+    acn.save(model, tmp_path / "kept.safetensors")  # still a classifier: saved and reloaded
+    torch.testing.assert_close(
+        acn.load(tmp_path / "kept.safetensors").head.weight, model.head.weight
+    )
+    model.prune_intermediate_layers([0])  # head replaced: no longer what its config describes
+    with pytest.raises(ConfigError, match="save before pruning"):
+        acn.save(model, tmp_path / "features.safetensors")
+    with pytest.raises(ConfigError, match="save before pruning"):
+        model.save_pretrained(tmp_path / "features")
+    assert not (tmp_path / "features.safetensors").exists() and not (tmp_path / "features").exists()
+
+
 def test_bert_return_dict_hidden_states_and_attention_mask():
     model = tiny("bert_tiny", "acn")
     ids = model.example_input(2)

@@ -90,8 +90,9 @@ def export_model(
     backend = check_format(fmt)
     depth = check_depth(model, depth)
     out = check_out(Path(out).expanduser())
-    # files are float32 CPU graphs, whatever device and dtype the model is used with
-    small = model.truncate(depth).to("cpu", torch.float32).eval()
+    # files are float32 CPU graphs, whatever device and dtype the model is used with; exit
+    # branches are side classifiers the graph never runs, so their weights stay out of the file
+    small = model.truncate(depth, keep_branches=False).to("cpu", torch.float32).eval()
     graph = LogitsGraph(small, all_depths).eval()
     trace = graph_inputs(small, trace_example(small))
     x = test_inputs(small, None, 8) if inputs is None else inputs.cpu()

@@ -247,13 +247,13 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
         """
         return self.head(self.features_per_depth(x, on_step, **inputs))
 
-    def truncate(self, k: int) -> StackModel:
+    def truncate(self, k: int, keep_branches: bool = True) -> StackModel:
         """A standalone model with the first ``k`` blocks; its output equals
         ``logits_per_depth(x)[k]`` and its parameters are only what it keeps (exit branches at
-        depths <= k included)."""
+        depths <= k included, unless ``keep_branches`` is False)."""
         if not 0 <= k <= self.depth:
             raise ConfigError(f"cannot truncate a depth-{self.depth} model to {k} blocks")
-        kept = tuple(d for d in self.config.exit_branches if d <= k)
+        kept = tuple(d for d in self.config.exit_branches if d <= k) if keep_branches else ()
         # Built on the meta device: no memory, no initialisation and no draw from the global RNG;
         # the kept tensors are then assigned as they are (copies in the source's dtype and device,
         # never rounded through the default dtype).

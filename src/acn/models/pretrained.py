@@ -17,7 +17,7 @@ from typing import Any
 
 from safetensors.torch import save_model
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..utils import atomic_write, write_json
 
 FORMAT_VERSION = "1"
@@ -29,6 +29,12 @@ _FILE_KEYS = ("acn_format", "family", "architectures")
 
 def model_metadata(model: Any) -> dict[str, str]:
     """What a model file records about the architecture (strings, as safetensors requires)."""
+    if getattr(model, "pruned_for_features", False):
+        raise ConfigError(
+            "this model's head or final norm was replaced by prune_intermediate_layers("
+            "prune_head=True or prune_norm=True); a model file holds the whole classifier its "
+            "config describes: save before pruning, or prune with prune_head=False"
+        )
     return {
         "acn_format": FORMAT_VERSION,
         "family": model.family,

@@ -57,6 +57,8 @@ class TimmFeatures:
     ``embed.cls_token`` (the prefix token that NCHW/NLC intermediates leave out, as timm does).
     """
 
+    pruned_for_features: bool = False  # set when prune_intermediate_layers drops the head or norm
+
     # -- what forward_features / forward_head share ----------------------------------------------
     @property
     def _norm_after_pool(self) -> bool:
@@ -141,6 +143,8 @@ class TimmFeatures:
             self.norm = nn.Identity()
         if prune_head:
             self.head = nn.Identity()
+        # a feature extractor, no longer the classifier its config describes: model files refuse it
+        self.pruned_for_features = bool(prune_norm or prune_head or self.pruned_for_features)
         return taken
 
     # -- output formats --------------------------------------------------------------------------
