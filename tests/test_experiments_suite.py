@@ -145,6 +145,12 @@ def test_a_claim_of_two_parts_needs_both():
     assert sentence.endswith("together: partly.")
 
 
+def write_png(path, n):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{n} seeds")
+    return path
+
+
 def test_redecide_applies_the_current_rule_to_the_written_numbers(tmp_path):
     old = Experiment("two", "Two parts", Claim("c", "p"), Rule("delta", "greater", -0.5),
                      {"smoke": Scale({}, "")}, None)  # fmt: skip
@@ -161,6 +167,10 @@ def test_redecide_applies_the_current_rule_to_the_written_numbers(tmp_path):
     assert saved["per_seed"] == per_seed and saved["rule"]["also"][0]["quantity"] == "cost"
     redecide(new, tmp_path, log=None)  # same rule, same verdict: no new history entry
     assert len(json.loads((tmp_path / "two.json").read_text())["redecided"]) == 2
+    drawn = Experiment("two", "Two parts", Claim("c", "p"), TWO_PARTS, {"smoke": Scale({}, "")},
+                       None, plot=lambda rows, d: [write_png(d / "curve.png", len(rows))])  # fmt: skip
+    assert redecide(drawn, tmp_path, log=None)["plots"] == ["two/curve.png"]  # drawn once missing
+    assert (tmp_path / "two" / "curve.png").read_text() == "3 seeds"
     (tmp_path / "two.json").write_text("{not json")
     with pytest.raises(DataError, match="not a result"):
         redecide(new, tmp_path, log=None)

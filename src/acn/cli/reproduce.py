@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--redecide",
         action="store_true",
         help="re-apply the experiment's current rule to the per-seed numbers in OUT/NAME.json "
-        "(nothing is trained; a changed verdict keeps the previous one under 'redecided')",
+        "(nothing is trained; a changed verdict keeps the previous one under 'redecided'; "
+        "missing plots are drawn from the same numbers)",
     )
     p.set_defaults(func=run)
 

@@ -19,6 +19,7 @@ from ..exits.splits import load_exit_splits
 from ..runs.config import merge
 from ..serialization import load
 from .context import RunContext
+from .figures import plot_points
 from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE
 from .recipes import train_config as recipe_config
 from .suite import Claim, Experiment, Rule, Scale, interval, register
@@ -115,6 +116,27 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Test accuracy against FLOPs speedup of every configuration (mean and each seed)."""
+    seeds = [s["rows"] for s in per_seed if s]
+    if not seeds:
+        return []
+    points = {
+        f"{LABELS[name]} (paper {PAPER_SPEEDUP[name]:.1f}x)": [
+            (rows[name]["flops_speedup"], rows[name]["accuracy"]) for rows in seeds
+        ]
+        for name, _, _ in CONFIGS
+    }
+    path = plot_points(
+        points,
+        Path(out_dir) / "accuracy_vs_speedup.png",
+        title="Table 7: test accuracy against FLOPs speedup over the full Res-Mixer",
+        xlabel="FLOPs speedup (x)",
+        ylabel="test accuracy (%)",
+    )
+    return [path]
+
+
 def readme_table(result: dict[str, Any]) -> str:
     """The README's Table 7 of ``docs/results/early-exit.json``: every row's test accuracy beside
     its speedups, means over seeds (generated, never typed: a test compares the README with it)."""
@@ -196,5 +218,6 @@ EXPERIMENT = register(
         },
         run_seed=run_seed,
         summarize=summarize,
+        plot=plot,
     )
 )

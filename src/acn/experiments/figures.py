@@ -65,3 +65,34 @@ def plot_curves(
     path = Path(path)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
     return path
+
+
+def plot_points(
+    points: dict[str, Sequence[tuple[float, float]]],
+    path: str | os.PathLike,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> Path:
+    """One marker per label at the mean (x, y) over its seeds with +-1 std error bars, and each
+    seed's point faint beside it (e.g. accuracy against speedup)."""
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    for label, pts in points.items():
+        if not pts:
+            continue
+        (mx, my), (sx, sy) = mean_std([list(p) for p in pts])
+        bar = ax.errorbar([mx], [my], xerr=[sx], yerr=[sy], fmt="o", ms=6, capsize=3,
+                          label=f"{label} (n={len(pts)})")  # fmt: skip
+        color = bar.lines[0].get_color()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o", ms=3, alpha=0.35, color=color)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    return path

@@ -143,7 +143,8 @@ def redecide(
 ) -> dict[str, Any]:
     """Apply ``exp``'s current rule to the per-seed numbers in ``OUT/NAME.json`` (nothing is
     trained or evaluated) and rewrite it; the previous verdict and rule are kept under
-    ``redecided`` so a changed verdict is never silent."""
+    ``redecided`` so a changed verdict is never silent. A result without plots gets them drawn
+    from the same numbers."""
     path = Path(out) / f"{exp.name}.json"
     try:
         result = json.loads(path.read_text())
@@ -152,6 +153,10 @@ def redecide(
         raise DataError(f"{path}: not a result `acn reproduce {exp.name}` wrote ({e})") from None
     claim = {"text": exp.claim.text, "paper": exp.claim.paper}
     fields = {"claim": claim, **verdict_fields(exp, per_seed)}
+    if exp.plot and not result.get("plots"):  # missing plots are drawn from the same numbers
+        paths = exp.plot(per_seed, Path(out) / exp.name)
+        result["plots"] = [Path(p).relative_to(out).as_posix() for p in paths]
+        write_json(path, json_safe(result))
     if any(fields[k] != result.get(k) for k in ("claim", "rule", "verdict")):
         history = list(result.get("redecided", []))
         history.append({
