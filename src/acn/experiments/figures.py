@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -57,14 +58,7 @@ def plot_curves(
         ax.set_yscale("log")
     if x is None or all(float(v).is_integer() for v in x):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    path = Path(path)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
-    return path
+    return _finish(fig, ax, path, title=title, xlabel=xlabel, ylabel=ylabel)
 
 
 def plot_points(
@@ -87,12 +81,25 @@ def plot_points(
                           label=f"{label} (n={len(pts)})")  # fmt: skip
         color = bar.lines[0].get_color()
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o", ms=3, alpha=0.35, color=color)
+    return _finish(fig, ax, path, title=title, xlabel=xlabel, ylabel=ylabel, legend_size=7)
+
+
+def _finish(
+    fig: Figure,
+    ax: Any,
+    path: str | os.PathLike,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    legend_size: int = 8,
+) -> Path:
+    """Labels, grid and legend of every figure here, then the PNG written atomically."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=legend_size)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
     return path

@@ -112,7 +112,6 @@ def run_experiment(
         "torch": torch.__version__,
         "wall_time_s": round(time.perf_counter() - started, 1),
         "note": opts.note,
-        "claim": {"text": exp.claim.text, "paper": exp.claim.paper},
         **verdict_fields(exp, per_seed),
         "changes": scale.changes,
         "scale_params": scale.params,
@@ -127,10 +126,11 @@ def run_experiment(
 
 
 def verdict_fields(exp: Experiment, per_seed: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result's rule, quantity interval, verdict and summary, from the per-seed numbers."""
+    """The result's claim, rule, quantity interval, verdict and summary (from the numbers)."""
     finite = [v for v in exp.rule.values(per_seed) if v is not None and math.isfinite(v)]
     verdict = decide_claim(exp.rule, per_seed)
     return {
+        "claim": {"text": exp.claim.text, "paper": exp.claim.paper},
         "rule": exp.rule.as_dict(),
         "quantity": interval(finite).as_dict() if finite else None,
         "verdict": verdict,
@@ -151,13 +151,9 @@ def redecide(
         per_seed = result["per_seed"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"{path}: not a result `acn reproduce {exp.name}` wrote ({e})") from None
-    claim = {"text": exp.claim.text, "paper": exp.claim.paper}
-    fields = {"claim": claim, **verdict_fields(exp, per_seed)}
-    if exp.plot and not result.get("plots"):  # missing plots are drawn from the same numbers
-        paths = exp.plot(per_seed, Path(out) / exp.name)
-        result["plots"] = [Path(p).relative_to(out).as_posix() for p in paths]
-        write_json(path, json_safe(result))
-    if any(fields[k] != result.get(k) for k in ("claim", "rule", "verdict")):
+    fields = verdict_fields(exp, per_seed)
+    changed = any(fields[k] != result.get(k) for k in ("claim", "rule", "verdict"))
+    if changed:
         history = list(result.get("redecided", []))
         history.append({
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -166,6 +162,11 @@ def redecide(
             "previous_claim": result.get("claim"),
         })  # fmt: skip
         result = {**result, **fields, "redecided": history}
+    drawn = exp.plot is not None and not result.get("plots")
+    if drawn:  # missing plots are drawn from the same numbers
+        paths = exp.plot(per_seed, Path(out) / exp.name)
+        result["plots"] = [Path(p).relative_to(out).as_posix() for p in paths]
+    if changed or drawn:
         write_json(path, json_safe(result))
     if log:
         log(f"{exp.name}: {result['summary']} -> {path}")
