@@ -85,6 +85,15 @@ CASES = {
         (["{run}", "--format", "pt2", "--atol", "nan"], "argument --atol: must be a finite"),
         (["{blocked}", "--format", "pt2"], r"--out .*export is a file"),
     ],
+    "reproduce": [
+        (["no-such-experiment"], "unknown experiment 'no-such-experiment'"),
+        (
+            ["bert", "--redecide", "--out", "{tmp}"],
+            r"bert\.json: not a result `acn reproduce bert`",
+        ),
+        (["bert", "--redecide", "--dry-run"], "cannot be combined with --dry-run"),
+        (["bert", "--scale", "huge"], "argument --scale: invalid choice"),
+    ],
 }
 
 
