@@ -3,6 +3,7 @@
 - :mod:`.config`: the run's resolved config (``config.yaml``) as plain dataclasses;
 - :mod:`.inputs`: the data a config trains and tests on, prepared as training does;
 - :mod:`.files`: ``metrics.jsonl`` and ``summary.json``;
+- :mod:`.run`: :class:`Run`, the one reader of a run directory;
 - :mod:`.evaldata`: finding a model file's run and loading its evaluation data.
 """
 
@@ -10,6 +11,7 @@ from .config import CONFIG_FILE, TrainConfig, load_config, load_run_config
 from .evaldata import EvalData, eval_data, find_run_config, load_eval_data, run_config
 from .files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics
 from .inputs import TrainData, check_fit, load_train_data
+from .run import Run
 
 __all__ = [
     "CONFIG_FILE",
@@ -17,6 +19,7 @@ __all__ = [
     "SUMMARY_FILE",
     "EvalData",
     "MetricsLog",
+    "Run",
     "TrainConfig",
     "TrainData",
     "check_fit",
