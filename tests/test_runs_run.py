@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-from _train_helpers import tiny_config
 
+from _train_helpers import tiny_config
 from acn.errors import CheckpointError
 from acn.runs import Run
 from acn.train import train
