@@ -65,3 +65,26 @@ def test_run_dir_model_file_and_pretrained_dir_resolve(tmp_path):
     assert resolve_model_path(run) == run / "checkpoint" / "model.safetensors"
     assert resolve_model_path(pre) == pre / "model.safetensors"
     assert resolve_model_path(file) == file
+
+
+def test_pretrained_cfg_travels_with_the_model(tmp_path) -> None:
+    """What a user needs besides the weights survives save/load, save_pretrained/from_pretrained
+    and truncate; a file written without one loads with {}."""
+    model = acn.create_model("mlp_s8", connectivity="acn", depth=3)
+    cfg = {"mean": [0.1307], "std": [0.3081], "class_names": ["zero", "one"], "input_size": [784]}
+    plain = acn.save(model, tmp_path / "plain.safetensors")
+    assert acn.load(plain).pretrained_cfg == {}
+    model.pretrained_cfg = cfg
+    assert acn.load(acn.save(model, tmp_path / "m.safetensors")).pretrained_cfg == cfg
+    assert acn.from_pretrained(model.save_pretrained(tmp_path / "d")).pretrained_cfg == cfg
+    assert model.truncate(2).pretrained_cfg == cfg
+
+
+def test_a_corrupt_pretrained_cfg_is_one_line(tmp_path) -> None:
+    model = acn.create_model("mlp_s8", connectivity="acn", depth=2)
+    meta = {"acn_format": "1", "family": "mlp", "config": json.dumps(model.config.__dict__)}
+    for bad, words in [("[1]", "not a JSON object"), ("[" * 100_000, "not JSON")]:
+        path = tmp_path / "bad.safetensors"
+        save_model(model, str(path), metadata={**meta, "pretrained_cfg": bad})
+        with pytest.raises(CheckpointError, match=words):
+            acn.load(path)

@@ -31,6 +31,7 @@ from .models.pretrained import (
     MODEL_FILE,
     metadata_from_config_json,
     model_metadata,
+    read_pretrained_cfg,
 )
 from .models.registry import FAMILIES, build_model, meta_model
 from .utils import atomic_write, first_line, sha256_file
@@ -155,6 +156,7 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> StackMo
         raise CheckpointError(
             f"checkpoint {p} does not match its architecture (missing {missing[:3]}, unexpected {unexpected[:3]})"
         )
+    model.pretrained_cfg = read_pretrained_cfg(read_metadata(p), str(p))
     return model.to(device).eval()
 
 

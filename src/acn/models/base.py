@@ -7,6 +7,7 @@ predictions from one pass, and truncation to a standalone k-block model.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import typing
@@ -117,6 +118,9 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
         check_mode(config.connectivity)
         config = _normalise_branches(config)
         self.config = config
+        # What a user needs besides the weights (preprocessing, class names, tokenizer), saved in
+        # the model file: see acn.models.pretrained. JSON-safe values only.
+        self.pretrained_cfg: dict[str, Any] = {}
         residual = block_residual(config.connectivity)
         self.embed = self.build_embed()
         blocks = [self.build_block(i, residual) for i in range(config.depth)]
@@ -261,6 +265,7 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
             small = type(self)(dataclasses.replace(self.config, depth=k, exit_branches=kept))
         state = self.state_dict()
         small.load_state_dict({key: state[key].clone() for key in small.state_dict()}, assign=True)
+        small.pretrained_cfg = copy.deepcopy(self.pretrained_cfg)
         frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
         for name, p in small.named_parameters():
             p.requires_grad_(name not in frozen)

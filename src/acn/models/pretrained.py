@@ -1,7 +1,10 @@
 """What a saved model records about itself, and Hugging Face's ``save_pretrained`` layout.
 
-A model file is safetensors weights whose metadata holds the family and the config
-(:func:`model_metadata`). ``model.save_pretrained(DIR)`` writes that same file as
+A model file is safetensors weights whose metadata holds the family, the config and the model's
+``pretrained_cfg`` (:func:`model_metadata`): what a user needs besides the weights to use it, the
+way timm keeps ``pretrained_cfg`` - preprocessing (normalisation, input size, class subset and
+names) and, for text models, the tokenizer. ``pretrained_cfg`` is a JSON-safe dict; a file written
+before it existed loads with an empty one. ``model.save_pretrained(DIR)`` writes that same file as
 ``DIR/model.safetensors`` plus ``DIR/config.json`` (the config as plain JSON, with the family and
 format), the layout Hugging Face tools expect; ``acn.from_pretrained(DIR)`` and every command
 that takes a model read it back. Local directories only: nothing here touches the network.
@@ -23,8 +26,9 @@ from ..utils import atomic_write, write_json
 FORMAT_VERSION = "1"
 MODEL_FILE = "model.safetensors"
 CONFIG_JSON = "config.json"
+PRETRAINED_CFG = "pretrained_cfg"  # metadata / config.json key of the model's pretrained_cfg
 # keys of config.json that describe the file, not the model's config
-_FILE_KEYS = ("acn_format", "family", "architectures")
+_FILE_KEYS = ("acn_format", "family", "architectures", PRETRAINED_CFG)
 
 
 def model_metadata(model: Any) -> dict[str, str]:
@@ -35,21 +39,27 @@ def model_metadata(model: Any) -> dict[str, str]:
             "prune_head=True or prune_norm=True); a model file holds the whole classifier its "
             "config describes: save before pruning, or prune with prune_head=False"
         )
-    return {
+    meta = {
         "acn_format": FORMAT_VERSION,
         "family": model.family,
         "config": json.dumps(dataclasses.asdict(model.config)),
     }
+    if model.pretrained_cfg:
+        meta[PRETRAINED_CFG] = json.dumps(model.pretrained_cfg)
+    return meta
 
 
 def pretrained_config(model: Any) -> dict[str, Any]:
     """The ``config.json`` of ``model``: file keys first, then every config field."""
-    return {
+    out = {
         "acn_format": FORMAT_VERSION,
         "family": model.family,
         "architectures": [type(model).__name__],
         **dataclasses.asdict(model.config),
     }
+    if model.pretrained_cfg:
+        out[PRETRAINED_CFG] = model.pretrained_cfg
+    return out
 
 
 def metadata_from_config_json(path: str | os.PathLike) -> dict[str, str]:
@@ -61,11 +71,29 @@ def metadata_from_config_json(path: str | os.PathLike) -> dict[str, str]:
     if not isinstance(values, dict) or values.get("acn_format") != FORMAT_VERSION:
         raise CheckpointError(f"{path} is not an acn config.json (no acn_format)")
     config = {k: v for k, v in values.items() if k not in _FILE_KEYS}
-    return {
+    meta = {
         "acn_format": FORMAT_VERSION,
         "family": str(values.get("family")),
         "config": json.dumps(config),
     }
+    if values.get(PRETRAINED_CFG):
+        meta[PRETRAINED_CFG] = json.dumps(values[PRETRAINED_CFG])
+    return meta
+
+
+def read_pretrained_cfg(meta: dict[str, str], where: str) -> dict[str, Any]:
+    """The ``pretrained_cfg`` recorded in model-file metadata ({} if none), checked to be a JSON
+    object; ``where`` names the file in the one-line error."""
+    text = meta.get(PRETRAINED_CFG)
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"{where} has a corrupt pretrained_cfg (not JSON)") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{where} has a corrupt pretrained_cfg (not a JSON object)")
+    return value
 
 
 class PretrainedIO:
