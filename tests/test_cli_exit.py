@@ -55,7 +55,10 @@ def test_fixed_threshold_and_several_runs(shared_run, tmp_path, capsys):
         (["{run}", "--tau", "nan"], "argument --tau: must be a finite number"),
         (["{run}", "--heads", "final", "--tau", "2"], "but --heads final: use --cutoff-depth"),
         (["{run}", "--cutoff-depth", "2", "--no-time"], "--cutoff-depth needs --heads final"),
-        (["{run}", "--heads", "final", "--cutoff-depth", "99"], "cutoff depth 0..3"),
+        (
+            ["{run}", "--heads", "final", "--cutoff-depth", "99"],
+            "depth must be in 0..3 for this 3-block model, got 99",
+        ),
         (["{run}", "--epochs", "3"], "unrecognized arguments: --epochs"),
         (["{run}", "--repeats", "0"], "argument --repeats: must be in 1.."),
         (["{run}", "--data", "mnist5k"], "expects"),

@@ -28,7 +28,7 @@ def test_plan_errors_are_one_line():
         plan_exits(model, "branches")
     with pytest.raises(ConfigError, match="global cutoff applies"):
         plan_exits(model, "shared", cutoff=1)
-    with pytest.raises(ConfigError, match="cutoff must be in 0..3"):
+    with pytest.raises(ConfigError, match=r"depth must be in 0\.\.3 for this 3-block model"):
         plan_exits(model, "final", cutoff=4)
     with pytest.raises(ConfigError, match="classification model"):
         plan_exits(tiny("bert_tiny_mlm"), "shared")

@@ -107,7 +107,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_files(run, tmp_path, capsys,
     (tmp_path / "a_file").write_text("x")
     bad = [
         (["--format", "tflite"], "argument --format: invalid choice"),
-        (["--format", "pt2", "--depth", "4"], r"--depth must be in 0\.\.3"),
+        (
+            ["--format", "pt2", "--depth", "4"],
+            r"depth must be in 0\.\.3 for this 3-block model, got",
+        ),
         (["--format", "pt2", "--depth", "-1"], "argument --depth: must be in 0"),
         (["--format", "pt2", "--out", str(tmp_path / "a_file")], "is a file"),
         (["--format", "pt2", "--out", str(tmp_path / "a_file" / "d")], "not a directory"),

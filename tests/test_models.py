@@ -128,7 +128,7 @@ def test_registry_errors_are_one_line():
         acn.create_model("mlp_s4", widthh=3)
     with pytest.raises(ConfigError, match="unknown connectivity"):
         acn.create_model("mlp_s4", connectivity="skip")
-    with pytest.raises(ConfigError, match="cannot truncate"):
+    with pytest.raises(ConfigError, match=r"depth must be in 0\.\.3 for this 3-block model, got 9"):
         tiny("mlp_s4", "acn").truncate(9)
 
 

@@ -28,6 +28,7 @@ the current layer output and a running sum, never a list of all layer outputs.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,21 @@ MODES: tuple[str, ...] = ("residual", "acn", "acn-dg", "feedforward", "denseform
 # built on residual blocks, as in DenseFormer and the authors' DenseNet-Mixer.
 _RESIDUAL_BLOCK_MODES = frozenset({"residual", "denseformer", "densenet"})
 _ACN_MODES = frozenset({"acn", "acn-dg"})
+
+
+def check_depth(k: object, depth: int, low: int = 0) -> int:
+    """``k`` as an int if a stack of ``depth`` blocks can keep (or be read after) its first ``k``
+    blocks, ``low <= k <= depth``; the one depth check of every cut, truncation, export and
+    read-out, with one message."""
+    try:
+        value = operator.index(k)  # type: ignore[call-overload]
+    except TypeError:
+        value = None
+    if value is None or isinstance(k, bool) or not low <= value <= depth:
+        raise ConfigError(
+            f"depth must be in {low}..{depth} for this {depth}-block model, got {k!r}"
+        )
+    return value
 
 
 def check_mode(mode: str) -> str:
@@ -199,7 +215,7 @@ class ConnectedStack(nn.Module):
     # -- loops over the primitives --------------------------------------------------------------
     def forward(self, x0: Tensor, depth: int | None = None, **block_kwargs) -> Tensor:
         """The wired output after ``depth`` blocks (default: all); later blocks are not run."""
-        depth = self.depth if depth is None else self._check_depth(depth)
+        depth = self.depth if depth is None else check_depth(depth, self.depth)
         state = self.start(x0)
         for _ in range(depth):
             state = self.step(state, **block_kwargs)
@@ -234,17 +250,12 @@ class ConnectedStack(nn.Module):
 
     def keep_first(self, depth: int) -> None:
         """Drop every block after the first ``depth`` (in place), with their dense-mode weights."""
-        depth = self._check_depth(depth)
+        depth = check_depth(depth, self.depth)
         self.blocks = self.blocks[:depth]
         if self.dwa is not None:
             self.dwa = self.dwa[:depth]
         if self.proj is not None:
             self.proj = self.proj[:depth]
-
-    def _check_depth(self, depth: int) -> int:
-        if not 0 <= depth <= self.depth:
-            raise ConfigError(f"depth must be in 0..{self.depth}, got {depth}")
-        return depth
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}, depth={self.depth}, add_residual={self.add_residual}"

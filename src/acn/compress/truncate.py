@@ -17,6 +17,7 @@ from typing import Any
 
 from torch import Tensor
 
+from ..connectivity import check_depth
 from ..errors import ConfigError
 from ..evaluation import evaluate_per_depth
 from ..evaluation.cutoff import cutoff_depth
@@ -32,13 +33,8 @@ def choose_depth(
     accuracy: list[float], tolerance: float | None = None, depth: int | None = None
 ) -> int:
     """``depth`` if given (checked against the model), else the cutoff within ``tolerance`` points."""
-    full = len(accuracy) - 1
     if depth is not None:
-        if not 0 <= depth <= full:
-            raise ConfigError(
-                f"--depth must be in 0..{full} for this {full}-block model, got {depth}"
-            )
-        return depth
+        return check_depth(depth, len(accuracy) - 1)
     if tolerance is None or not 0 <= tolerance < math.inf:  # NaN fails this too
         raise ConfigError(f"tolerance must be a number of accuracy points >= 0, got {tolerance}")
     return cutoff_depth(accuracy, tolerance)

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ..compress.latency import time_interleaved
+from ..connectivity import check_depth
 from ..errors import ConfigError
 from ..evaluation import check_labels
 from ..evaluation.cutoff import cutoff_depth
@@ -253,9 +254,9 @@ def _choose_cutoff(
     if cfg.tau is None:
         k = cutoff_depth(v.correct.float().mean(dim=1).mul(100).tolist(), cfg.target_drop)
     else:
-        k = int(cfg.tau)
-        if k != cfg.tau or not 0 <= k <= model.depth:
-            raise ConfigError(f"with heads 'final', tau is the cutoff depth 0..{model.depth}")
+        if cfg.tau != int(cfg.tau):
+            raise ConfigError(f"with heads 'final', tau is a cutoff depth, got {cfg.tau}")
+        k = check_depth(int(cfg.tau), model.depth)
 
     def at(depth: int, cached: CachedExits) -> ExitOutcome:
         costs = pricer.costs([Exit(depth)])

@@ -18,7 +18,14 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ..connectivity import ConnectedStack, StackState, block_residual, check_mode, connect
+from ..connectivity import (
+    ConnectedStack,
+    StackState,
+    block_residual,
+    check_depth,
+    check_mode,
+    connect,
+)
 from ..errors import ConfigError
 from .pretrained import PretrainedIO
 from .timm_api import TimmFeatures
@@ -251,25 +258,41 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
         """
         return self.head(self.features_per_depth(x, on_step, **inputs))
 
+    def cut_(self, k: int) -> StackModel:
+        """Keep only the first ``k`` blocks, in place: the later blocks, their dense-wiring
+        weights and the exit branches deeper than ``k`` go, and the config says depth ``k``.
+
+        Every kept module and parameter is the same object as before, so an optimizer built on
+        the model keeps its state for them (rebuild its param groups over ``parameters()``).
+        The one way a model is cut: :meth:`truncate`, ``prune_intermediate_layers``, auto-cut,
+        ``acn compress`` and ``acn export`` all go through it. Returns the model."""
+        k = check_depth(k, self.depth)
+        self.stack.keep_first(k)
+        kept = tuple(d for d in self.config.exit_branches if d <= k)
+        for d in self.config.exit_branches:
+            if d > k:
+                del self.branches[str(d)]
+        self.config = dataclasses.replace(self.config, depth=k, exit_branches=kept)
+        return self
+
     def truncate(self, k: int, keep_branches: bool = True) -> StackModel:
-        """A standalone model with the first ``k`` blocks; its output equals
-        ``logits_per_depth(x)[k]`` and its parameters are only what it keeps (exit branches at
-        depths <= k included, unless ``keep_branches`` is False)."""
-        if not 0 <= k <= self.depth:
-            raise ConfigError(f"cannot truncate a depth-{self.depth} model to {k} blocks")
-        kept = tuple(d for d in self.config.exit_branches if d <= k) if keep_branches else ()
-        # Built on the meta device: no memory, no initialisation and no draw from the global RNG;
-        # the kept tensors are then assigned as they are (copies in the source's dtype and device,
-        # never rounded through the default dtype).
-        with torch.device("meta"):
-            small = type(self)(dataclasses.replace(self.config, depth=k, exit_branches=kept))
-        state = self.state_dict()
-        small.load_state_dict({key: state[key].clone() for key in small.state_dict()}, assign=True)
-        small.pretrained_cfg = copy.deepcopy(self.pretrained_cfg)
-        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
-        for name, p in small.named_parameters():
-            p.requires_grad_(name not in frozen)
-        return small.train(self.training)
+        """A standalone copy with the first ``k`` blocks (:meth:`cut_` on a copy); its output
+        equals ``logits_per_depth(x)[k]`` and its parameters are only what it keeps (exit
+        branches at depths <= k included, unless ``keep_branches`` is False): copies in the
+        source's dtype, device and ``requires_grad``, with its ``pretrained_cfg``."""
+        k = check_depth(k, self.depth)
+        # the blocks and branches the cut drops are never copied: the copy refers to them
+        # until cut_ removes them (no memory for them and no draw from any RNG)
+        dropped = [*self.stack.blocks[k:]]
+        dropped += [b for d, b in self.branches.items() if int(d) > k or not keep_branches]
+        small = copy.deepcopy(self, memo={id(m): m for m in dropped})
+        small._compiled_call_impl = None  # Module.compile's wrapper is bound to this model
+        small.cut_(k)
+        if not keep_branches:
+            for d in small.config.exit_branches:
+                del small.branches[str(d)]
+            small.config = dataclasses.replace(small.config, exit_branches=())
+        return small
 
     def num_params(self) -> int:
         """Number of distinct parameters (tied weights counted once)."""

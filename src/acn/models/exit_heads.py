@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..connectivity import check_depth
 from ..errors import ConfigError
 from .base import StackModel
 
@@ -63,10 +64,7 @@ def plan_exits(model: StackModel, heads: str, cutoff: int | None = None) -> list
     if cutoff is not None and heads != "final":
         raise ConfigError("a global cutoff applies to exit heads 'final' only")
     if heads == "final":
-        k = depth if cutoff is None else cutoff
-        if not 0 <= k <= depth:
-            raise ConfigError(f"cutoff must be in 0..{depth}, got {k}")
-        return [Exit(k)]
+        return [Exit(depth if cutoff is None else check_depth(cutoff, depth))]
     if depth < 1:
         raise ConfigError("early exit needs a model with at least one block")
     if heads == "shared":

@@ -15,7 +15,6 @@ un-normed stream for those and ``forward_head`` norms the pooled vector; everywh
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,7 +52,7 @@ class TimmFeatures:
     """Mixin for :class:`acn.models.base.StackModel`: timm's method names and semantics.
 
     Uses only the model's ``start``, ``stack`` (start/step/read), ``pool``, ``norm``, ``head``,
-    ``pool_mode``, ``depth``, ``truncate`` and, for image families, ``embed.patch.grid`` and
+    ``pool_mode``, ``depth``, ``cut_`` and, for image families, ``embed.patch.grid`` and
     ``embed.cls_token`` (the prefix token that NCHW/NLC intermediates leave out, as timm does).
     """
 
@@ -133,12 +132,7 @@ class TimmFeatures:
         """Keep only the blocks up to the last of ``indices`` (in place), and optionally replace
         the final norm and the head by identities. Returns the kept indices."""
         taken, last = take_indices(self.depth, indices)  # type: ignore[attr-defined]
-        depth = last + 1
-        self.stack.keep_first(depth)  # type: ignore[attr-defined]
-        kept = tuple(d for d in self.config.exit_branches if d <= depth)  # type: ignore[attr-defined]
-        for d in set(self.config.exit_branches) - set(kept):  # type: ignore[attr-defined]
-            del self.branches[str(d)]  # type: ignore[attr-defined]
-        self.config = dataclasses.replace(self.config, depth=depth, exit_branches=kept)  # type: ignore[attr-defined]
+        self.cut_(last + 1)  # type: ignore[attr-defined]
         if prune_norm:
             self.norm = nn.Identity()
         if prune_head:
