@@ -18,11 +18,11 @@ import acn.cli
 from _train_helpers import TINY_MODEL, tiny_config
 from acn.analysis.autocut_plot import plot_auto_cut
 from acn.evaluation.cutoff import bootstrap_cutoff, cutoff_depths
+from acn.runs import Run
 from acn.runs.config import TrainConfig
-from acn.train import read_metrics, train
-from acn.train.autocut import carry_optimizer, cut_in_place
+from acn.train import train
 from acn.train.losses import cross_entropy
-from acn.train.optim import build_optimizer
+from acn.train.optim import build_optimizer, carry_optimizer
 from acn.train.train_flops import step_flops
 
 # tolerance 100: every depth is "as good", the cutoff is 0 with a [0, 0] interval, so with
@@ -46,7 +46,7 @@ def test_cut_keeps_the_function_and_the_parameter_objects():
     with torch.no_grad():
         before = model.logits_per_depth(x)
     kept = [id(p) for p in model.stack.blocks[:2].parameters()]
-    cut_in_place(model, 2)
+    model.cut_(2)
     assert model.depth == model.config.depth == 2
     assert [id(p) for p in model.stack.blocks.parameters()] == kept
     with torch.no_grad():
@@ -59,7 +59,7 @@ def test_cut_keeps_the_function_and_the_parameter_objects():
 
 def test_cut_model_saves_and_loads_as_the_shallower_model(tmp_path):
     model = _tiny_model().eval()
-    cut_in_place(model, 1)
+    model.cut_(1)
     acn.save(model, tmp_path / "m.safetensors")
     loaded = acn.load(tmp_path / "m.safetensors").eval()
     x = torch.rand(3, 1, 8, 8)
@@ -78,8 +78,8 @@ def test_optimizer_moments_of_kept_parameters_survive_the_cut():
         opt.step()
     saved = {id(p): {k: v.clone() for k, v in opt.state[p].items()} for p in model.parameters()}
     dropped = [id(p) for p in model.stack.blocks[2].parameters()]
-    cut_in_place(model, 2)
-    new = carry_optimizer(opt, model, cfg)
+    model.cut_(2)
+    new = carry_optimizer(opt, model, cfg.optim)
     params = [p for g in new.param_groups for p in g["params"]]
     assert {id(p) for p in params} == {id(p) for p in model.parameters()}
     assert not set(dropped) & {id(p) for p in params}
@@ -93,7 +93,7 @@ def test_optimizer_moments_of_kept_parameters_survive_the_cut():
 
 def test_training_cuts_logs_and_leaves_the_cut_model(tmp_path):
     result = train(tiny_config(tmp_path, "--epochs=3", *FORCED_CUT), log=None)
-    records = read_metrics(result.run_dir)
+    records = Run(result.run_dir).metrics()
     assert [("cut" in r) for r in records] == [True, False, False]
     cut = records[0]["cut"]
     assert cut == {
@@ -122,7 +122,7 @@ def test_training_cuts_logs_and_leaves_the_cut_model(tmp_path):
         return 3 * acn.cost(model)["flops"] * rows
 
     deep = 3 * step(16) + step(8)
-    cut_in_place(model, 1)
+    model.cut_(1)
     shallow = 3 * step(16) + step(8)
     assert result.summary["total_train_flops"] == deep + 2 * shallow
 
@@ -147,7 +147,7 @@ def test_resume_after_a_cut_retraces_the_uninterrupted_run(tmp_path, monkeypatch
     resumed = train(cfg, resume=True, log=None)
 
     assert resumed.model.depth == 1
-    a, b = read_metrics(full.run_dir), read_metrics(resumed.run_dir)
+    a, b = Run(full.run_dir).metrics(), Run(resumed.run_dir).metrics()
     drop = ("time_s",)
     assert [{k: v for k, v in r.items() if k not in drop} for r in a] == [
         {k: v for k, v in r.items() if k not in drop} for r in b
@@ -171,7 +171,7 @@ def test_a_step_costs_about_three_forwards(tmp_path):
     before = [p.clone() for p in model.parameters()]
     assert all(p.grad is None for p in model.parameters())  # the model itself is untouched
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
-    cut_in_place(model, 1)
+    model.cut_(1)
     assert step_flops(model, cross_entropy, cfg, x, y) < train_step
 
 
@@ -194,6 +194,8 @@ def test_best_depth_reference():
         ),
         ("--auto_cut.val_fraction=1.5", "auto_cut.val_fraction must be between 0 and 1"),
         ("--auto_cut.tolerance=-0.5", "auto_cut.tolerance must be >= 0"),
+        # refused when the config is read, not after the first epoch's bootstrap
+        ("--auto_cut.bootstrap=1000000000", r"auto_cut.bootstrap must be 1..100,000 resamples"),
     ],
 )
 def test_bad_options_are_one_line_errors(tmp_path, capsys, option, match):
@@ -209,6 +211,19 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, option, match):
     assert code == 2
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert re.search(match, err), err
+    assert not (tmp_path / "r").exists()  # nothing written
+
+
+def test_a_cut_never_leaves_fewer_than_one_block(tmp_path):
+    """Tolerance 1e9 makes every depth, 0 included, "as good": the cut stops at one block (a
+    model with none is not trained on), and the run goes on at that depth."""
+    opts = ["--auto_cut.enabled=true", "--auto_cut.tolerance=1e9", "--auto_cut.patience=1"]
+    result = train(tiny_config(tmp_path, "--epochs=3", *opts), log=None)
+    records = Run(result.run_dir).metrics()
+    assert records[0]["cut"]["cutoff"] == 0 and records[0]["cut"]["depth_after"] == 1
+    assert [len(r["accuracy_per_depth"]) for r in records] == [4, 2, 2]
+    assert not any("cut" in r for r in records[1:])  # at one block there is nothing to cut
+    assert result.model.depth == acn.load(result.run_dir).depth == 1
 
 
 @pytest.mark.skipif(
@@ -247,7 +262,7 @@ def test_two_processes_cut_at_the_same_step_as_one(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    ra, rb = read_metrics(one), read_metrics(two)
+    ra, rb = Run(one).metrics(), Run(two).metrics()
     cuts = [r["cut"] for r in ra if "cut" in r]
     assert cuts, "the setting must cut at least once for this test to mean anything"
     assert [r.get("cut") for r in rb] == [r.get("cut") for r in ra]
@@ -266,7 +281,7 @@ def test_two_processes_cut_at_the_same_step_as_one(tmp_path):
 
 def test_plot_marks_the_cuts(tmp_path):
     result = train(tiny_config(tmp_path, "--epochs=3", *FORCED_CUT), log=None)
-    drawn = plot_auto_cut(read_metrics(result.run_dir), tmp_path / "p.png")
+    drawn = plot_auto_cut(Run(result.run_dir).metrics(), tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert drawn["epochs"] == [1.0, 2.0, 3.0]
     assert [len(row) for row in drawn["grid"]] == [4, 4, 4]  # cut depths padded with nan
@@ -278,7 +293,7 @@ def test_monitor_only_never_cuts(tmp_path):
     result = train(
         tiny_config(tmp_path, "--epochs=3", *FORCED_CUT, "--auto_cut.cut=false"), log=None
     )
-    records = read_metrics(result.run_dir)
+    records = Run(result.run_dir).metrics()
     assert not any("cut" in r for r in records) and result.model.depth == 3
     assert [r["auto_cut"]["clear_evaluations"] for r in records] == [1, 2, 3]
     assert result.summary["auto_cut"]["cuts"] == []

@@ -6,6 +6,7 @@ Typical use::
     cfg = load_config("configs/mnist_mixer_acn.yaml", ["--epochs=5", "--out_dir=runs/x"])
     result = train(cfg)               # writes runs/x/{config.yaml,metrics.jsonl,checkpoint/,summary.json}
     result.summary["accuracy_per_depth"]
+    Run(result.run_dir).metrics()     # every evaluation (acn.runs.Run reads a run directory)
 """
 
 from ..runs.config import (
@@ -14,10 +15,8 @@ from ..runs.config import (
     OptimSection,
     TrainConfig,
     load_config,
-    load_run_config,
     to_yaml,
 )
-from ..runs.files import read_metrics
 from .loop import TrainResult, train
 from .losses import LOSSES, get_loss, register_loss
 
@@ -30,8 +29,6 @@ __all__ = [
     "TrainResult",
     "get_loss",
     "load_config",
-    "load_run_config",
-    "read_metrics",
     "register_loss",
     "to_yaml",
     "train",

@@ -9,15 +9,17 @@ scores every depth in one pass. The monitor here turns that into a training-time
    depth within ``tolerance`` points of the best depth, with a bootstrap 95% interval
    (:func:`acn.evaluation.cutoff.bootstrap_cutoff`).
 3. When the interval's upper end has stayed below ``depth - margin`` for ``patience``
-   evaluations in a row (and ``min_epoch`` epochs are done, and training is not over), the blocks
-   above ``cutoff + margin`` are removed for good (the largest cutoff of those evaluations, so
-   the cut is no deeper than any of them asked for). The kept blocks
-   are the same parameter objects, so their AdamW moments and step counts carry over; the LR
-   schedule continues where it was. Cuts may repeat.
+   evaluations in a row (and ``min_epoch`` epochs are done, and training is not over), it decides
+   to keep ``cutoff + margin`` blocks (the largest cutoff of those evaluations, so the cut is no
+   deeper than any of them asked for), and never fewer than one. Cuts may repeat.
 
-Under torchrun the validation pass is sharded and its per-sample results all-reduced; rank 0
-decides and broadcasts the new depth, so every process cuts at the same step, and DDP is rebuilt
-around the cut model. The checkpoint records the current depth and the monitor's state, so a
+The monitor only evaluates and decides: :meth:`AutoCut.after_evaluation` returns a
+:class:`CutDecision`, and the trainer (:mod:`acn.train.loop`) acts on it - it cuts its model in
+place (:meth:`acn.models.base.StackModel.cut_`; the kept blocks are the same parameter objects,
+so their AdamW moments and step counts carry over and the LR schedule continues where it was) and
+rebuilds what depends on the model. Under torchrun the validation pass is sharded and its
+per-sample results all-reduced; rank 0 decides and broadcasts the new depth, so every process
+cuts at the same step. The checkpoint records the current depth and the monitor's state, so a
 resumed run cuts its freshly built model to that depth before loading the weights and retraces
 the uninterrupted run exactly. The model file describes the cut model (its config has the new
 depth), so ``acn.load``, ``acn probe`` and ``acn compress`` see an ordinary, shallower model.
@@ -26,26 +28,23 @@ depth), so ``acn.load``, ``acn probe`` and ``acn compress`` see an ordinary, sha
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ..data import ArrayDataset, Batches, DataSplits, stratified_split
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..evaluation import evaluate_per_depth
 from ..evaluation.cutoff import CutoffInterval, bootstrap_cutoff
 from ..models.base import StackModel
-from ..runs.config import TrainConfig
+from ..runs.config import AutoCutSection, TrainConfig
 from ..runs.inputs import TrainData
 from . import distributed as dist
-from .grad_norms import GradNorms
-from .optim import build_optimizer
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .loop import Trainer
 
 STATE_KEY = "auto_cut"
+MIN_DEPTH = 1  # a model with no blocks is not an ACN any more; plain training refuses depth 0 too
 
 
 def split_validation(cfg: TrainConfig, data: TrainData) -> tuple[TrainData, ArrayDataset | None]:
@@ -65,94 +64,100 @@ def split_validation(cfg: TrainConfig, data: TrainData) -> tuple[TrainData, Arra
     return dataclasses.replace(data, splits=DataSplits(train, data.splits.test, info)), val
 
 
-def cut_in_place(model: StackModel, depth: int) -> None:
-    """Keep the first ``depth`` blocks of ``model`` (the same module and parameter objects) and
-    make its config say so; exit branches above ``depth`` go with their blocks."""
-    if not 0 <= depth <= model.depth:
-        raise ConfigError(f"cannot cut a depth-{model.depth} model to {depth} blocks")
-    stack = model.stack
-    stack.blocks = stack.blocks[:depth]
-    for extra in ("dwa", "proj"):  # per-block modules of the denseformer / densenet wirings
-        if getattr(stack, extra, None) is not None:
-            setattr(stack, extra, getattr(stack, extra)[:depth])
-    kept = tuple(d for d in model.config.exit_branches if d <= depth)
-    for d in model.config.exit_branches:
-        if d > depth:
-            del model.branches[str(d)]
-    model.config = dataclasses.replace(model.config, depth=depth, exit_branches=kept)
+@dataclass(frozen=True)
+class CutDecision:
+    """What the monitor decided after one evaluation: keep ``depth`` blocks (``cut`` says whether
+    that is fewer than the model has), and the keys to add to the evaluation's metrics record."""
+
+    depth: int
+    cut: bool
+    record: dict[str, Any] = field(default_factory=dict)
+    message: str = ""  # the log line of a cut
 
 
-def carry_optimizer(old: torch.optim.Optimizer, model: StackModel, cfg: TrainConfig):
-    """A fresh optimizer over ``model``'s parameters holding ``old``'s state (AdamW moments and
-    step counts) for every parameter that survived; same hyper-parameters and grouping."""
-    new = build_optimizer(model, cfg.optim)
-    for group, old_group in zip(new.param_groups, old.param_groups):
-        group["lr"] = old_group["lr"]
-        for p in group["params"]:
-            if p in old.state:
-                new.state[p] = old.state[p]
-    return new
+@dataclass(frozen=True)
+class Progress:
+    """Where training stands when the monitor decides."""
+
+    epoch: int
+    step: int
+    epochs: int
 
 
 class AutoCut:
-    """The cutoff monitor and the cut rule of one run (see the module docstring)."""
+    """The cutoff monitor and the cut rule of one run (see the module docstring). It never
+    changes the model: it reads it, and says what to do."""
 
-    def __init__(self, trainer: Trainer, val: ArrayDataset) -> None:
-        self.trainer, self.val = trainer, val
-        self.opts = trainer.cfg.auto_cut
-        self.start_depth = trainer.model.depth
-        if self.opts.margin >= self.start_depth:
+    def __init__(
+        self, opts: AutoCutSection, val: ArrayDataset, start_depth: int, seed: int
+    ) -> None:
+        if opts.margin >= start_depth:
             raise ConfigError(
-                f"auto_cut.margin ({self.opts.margin}) must be smaller than the model depth "
-                f"({self.start_depth})"
+                f"auto_cut.margin ({opts.margin}) must be smaller than the model depth "
+                f"({start_depth})"
             )
+        self.opts, self.val, self.seed = opts, val, seed
+        self.start_depth = start_depth
         self.clear: list[int] = []  # cutoffs of the current run of clear evaluations
         self.cuts: list[dict[str, Any]] = []
 
-    # -- the monitor ----------------------------------------------------------------------------
-    def val_correct(self) -> Tensor:
+    # -- evaluate -------------------------------------------------------------------------------
+    def val_correct(
+        self,
+        model: StackModel,
+        data: TrainData,
+        ctx: dist.DistContext,
+        device: torch.device,
+        batch_size: int,
+    ) -> Tensor:
         """Per-sample correctness [L+1, N_val] at every depth; sharded, then all-reduced."""
-        t, n = self.trainer, len(self.val)
-        lo, hi = dist.shard_bounds(n, t.ctx.rank, t.ctx.world_size)
-        full = torch.zeros(t.model.depth + 1, n, dtype=torch.float32, device=t.device)
+        n = len(self.val)
+        lo, hi = dist.shard_bounds(n, ctx.rank, ctx.world_size)
+        full = torch.zeros(model.depth + 1, n, dtype=torch.float32, device=device)
         if hi > lo:
             rows = self.val.subset(torch.arange(lo, hi))
-            num_classes = t.model.config.num_classes
+            num_classes = model.config.num_classes
             batches = (
-                t.data.prepare(x.to(t.device), y.to(t.device), False, None, num_classes)
-                for x, y in Batches(rows, t.cfg.eval_batch_size, shuffle=False)
+                data.prepare(x.to(device), y.to(device), False, None, num_classes)
+                for x, y in Batches(rows, batch_size, shuffle=False)
             )
-            ev = evaluate_per_depth(t.model, batches, t.device)
+            ev = evaluate_per_depth(model, batches, device)
             full[:, lo:hi] = ev.correct.to(full)
-        return dist.all_reduce_sum(full, t.ctx).cpu() > 0.5
+        return dist.all_reduce_sum(full, ctx).cpu() > 0.5
 
     def interval(self, correct: Tensor) -> CutoffInterval:
         o = self.opts
-        return bootstrap_cutoff(
-            correct, o.tolerance, o.bootstrap, seed=self.trainer.cfg.seed, reference="best"
-        )
+        return bootstrap_cutoff(correct, o.tolerance, o.bootstrap, seed=self.seed, reference="best")
 
-    def decide(self, iv: CutoffInterval) -> int:
-        """The depth to cut to after this evaluation (the current depth: no cut)."""
-        t, o = self.trainer, self.opts
-        depth = t.model.depth
+    # -- decide ---------------------------------------------------------------------------------
+    def rule(self, iv: CutoffInterval, depth: int, at: Progress) -> int:
+        """The depth to keep after this evaluation (``depth``: no cut); updates the run of
+        clear evaluations. Never below :data:`MIN_DEPTH`."""
+        o = self.opts
         if iv.high < depth - o.margin:
             self.clear.append(iv.cutoff)
         else:
             self.clear = []
-        ready = o.cut and len(self.clear) >= o.patience and t.epoch >= o.min_epoch
-        if not ready or t.epoch >= t.cfg.epochs:  # no training left to save
+        ready = o.cut and len(self.clear) >= o.patience and at.epoch >= o.min_epoch
+        if not ready or at.epoch >= at.epochs:  # no training left to save
             return depth
-        return max(self.clear[-o.patience :]) + o.margin
+        return min(depth, max(MIN_DEPTH, max(self.clear[-o.patience :]) + o.margin))
 
-    def after_evaluation(self) -> dict[str, Any]:
-        """Score the validation split, maybe cut; returns the keys to add to the metrics record."""
-        t = self.trainer
-        correct = self.val_correct()
+    def after_evaluation(
+        self,
+        model: StackModel,
+        data: TrainData,
+        ctx: dist.DistContext,
+        device: torch.device,
+        batch_size: int,
+        at: Progress,
+    ) -> CutDecision:
+        """Score the validation split and decide (rank 0 decides, every rank gets the depth)."""
+        correct = self.val_correct(model, data, ctx, device, batch_size)
         iv = self.interval(correct)
-        depth = t.model.depth
-        new_depth = self.decide(iv) if t.ctx.is_main else depth
-        new_depth = dist.broadcast_int(new_depth, t.ctx)
+        depth = model.depth
+        new_depth = self.rule(iv, depth, at) if ctx.is_main else depth
+        new_depth = dist.broadcast_int(new_depth, ctx)
         record: dict[str, Any] = {
             STATE_KEY: {
                 "val_accuracy_per_depth": (correct.double().mean(dim=1) * 100).tolist(),
@@ -162,65 +167,55 @@ class AutoCut:
                 "depth": new_depth,
             }
         }
-        if new_depth < depth:
-            cut = {
-                "step": t.step,
-                "epoch": t.epoch,
-                "depth_before": depth,
-                "depth_after": new_depth,
-                "interval": [iv.low, iv.high],
-                "cutoff": iv.cutoff,
-            }
-            self.cuts.append(cut)
-            self.clear = []
-            self.apply(new_depth)
-            t.train_model = dist.TrainingModel(t.model, t.ctx, t.device)  # DDP of the cut model
-            t.log(
-                f"auto-cut at epoch {t.epoch}, step {t.step}: depth {depth} -> {new_depth} "
-                f"(validation cutoff {iv.cutoff}, 95% interval [{iv.low}, {iv.high}])"
-            )
-            record["cut"] = cut
-        return record
-
-    def apply(self, depth: int) -> None:
-        """Cut the trainer's model to ``depth`` and carry its optimizer, schedule and grad-norm
-        bookkeeping over to the kept parameters."""
-        t = self.trainer
-        cut_in_place(t.model, depth)
-        t.optimizer = carry_optimizer(t.optimizer, t.model, t.cfg)
-        t.schedule.optimizer = t.optimizer
-        t.grad_norms = GradNorms(t.model)
+        if new_depth >= depth:
+            return CutDecision(depth, False, record)
+        cut = {
+            "step": at.step,
+            "epoch": at.epoch,
+            "depth_before": depth,
+            "depth_after": new_depth,
+            "interval": [iv.low, iv.high],
+            "cutoff": iv.cutoff,
+        }
+        self.cuts.append(cut)
+        self.clear = []
+        message = (
+            f"auto-cut at epoch {at.epoch}, step {at.step}: depth {depth} -> {new_depth} "
+            f"(validation cutoff {iv.cutoff}, 95% interval [{iv.low}, {iv.high}])"
+        )
+        return CutDecision(new_depth, True, {**record, "cut": cut}, message)
 
     # -- checkpoints and summary ----------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, depth: int) -> dict[str, Any]:
         return {
             STATE_KEY: {
-                "depth": self.trainer.model.depth,
+                "depth": depth,
                 "clear": list(self.clear),
                 "cuts": [dict(c) for c in self.cuts],
             }
         }
 
-    def restore(self, state: dict[str, Any]) -> None:
-        """Bring a freshly built trainer to the checkpoint's depth (before its weights and
-        optimizer state are loaded) and the monitor to its saved state."""
+    def restore(self, state: dict[str, Any]) -> int:
+        """Bring the monitor to a checkpoint's saved state; returns the depth the checkpoint's
+        model has (the trainer cuts its fresh model to it before loading the weights)."""
         saved = state.get(STATE_KEY)
         if saved is None:
             raise ConfigError(
                 "the checkpoint was written without auto_cut; resume it without --auto-cut"
             )
-        depth = int(saved["depth"])
-        if depth < self.trainer.model.depth:
-            self.apply(depth)
-        self.clear = [int(c) for c in saved["clear"]]
-        self.cuts = [dict(c) for c in saved["cuts"]]
+        try:
+            depth = int(saved["depth"])
+            self.clear = [int(c) for c in saved["clear"]]
+            self.cuts = [dict(c) for c in saved["cuts"]]
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError("the checkpoint's auto_cut state is corrupt") from None
+        return depth
 
-    def summary(self) -> dict[str, Any]:
-        o = self.opts
+    def summary(self, final_depth: int) -> dict[str, Any]:
         return {
             "start_depth": self.start_depth,
-            "final_depth": self.trainer.model.depth,
+            "final_depth": final_depth,
             "cuts": self.cuts,
-            "options": dataclasses.asdict(o),
+            "options": dataclasses.asdict(self.opts),
             "num_val": len(self.val),
         }

@@ -34,13 +34,15 @@ from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
 from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_yaml
-from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics, write_summary
+from ..runs.files import METRICS_FILE, MetricsLog, write_summary
 from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
+from ..runs.preprocessing import describe_preprocessing
+from ..runs.run import Run
 from ..serialization import load_matching
 from ..utils import atomic_write
 from . import distributed as dist
-from .autocut import AutoCut, split_validation
+from .autocut import AutoCut, CutDecision, Progress, split_validation
 from .budget import check_training_memory
 from .checkpoint import (
     checkpoint_dir,
@@ -53,7 +55,7 @@ from .checkpoint import (
 from .grad_norms import GradNorms, clip_with_norm
 from .gradient_share import direct_gradient_share
 from .losses import get_loss
-from .optim import WarmupCosine, build_optimizer
+from .optim import WarmupCosine, build_optimizer, carry_optimizer
 from .summary import CUTOFF_TOLERANCE, run_summary
 from .train_flops import TrainFlops
 
@@ -141,7 +143,7 @@ class Trainer:
         dist.barrier(ctx)
         # metrics.jsonl alone (an attempt that died before its first checkpoint) holds nothing to
         # resume, so it does not block a fresh start; its records are dropped below
-        if not resume and (has_checkpoint(self.run_dir) or (self.run_dir / SUMMARY_FILE).exists()):
+        if not resume and (has_checkpoint(self.run_dir) or Run(self.run_dir).finished):
             raise ConfigError(
                 f"run directory {self.run_dir} already holds a run; continue it with "
                 f"--resume {self.run_dir} or choose another out_dir"
@@ -158,6 +160,9 @@ class Trainer:
         )
         self.model = create_model(cfg.model.name, cfg.model.connectivity, **values)
         check_fit(self.model, self.data)
+        # what using the model needs besides its weights (data, normalisation, tokenizer): it
+        # travels in every checkpoint and the final model file
+        self.model.pretrained_cfg = describe_preprocessing(cfg, self.data)
         if cfg.init_from and not resume:
             _, fresh = load_matching(self.model, cfg.init_from, cfg.init_skip)
             self.log(f"initialised from {cfg.init_from}; fresh: {', '.join(fresh) or 'none'}")
@@ -183,7 +188,9 @@ class Trainer:
         )
         self.grad_norms = GradNorms(self.model)
         self.flops = TrainFlops()
-        self.auto_cut = AutoCut(self, val) if val is not None else None
+        self.auto_cut = (
+            AutoCut(cfg.auto_cut, val, self.model.depth, cfg.seed) if val is not None else None
+        )
         self.metrics = MetricsLog(self.run_dir)
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
         self._reset_train_stats()
@@ -212,7 +219,16 @@ class Trainer:
             if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
                 record = self.evaluate()
                 if self.auto_cut is not None:  # may cut the model: after evaluate, before save
-                    record.update(self.auto_cut.after_evaluation())
+                    decision = self.auto_cut.after_evaluation(
+                        self.model,
+                        self.data,
+                        self.ctx,
+                        self.device,
+                        cfg.eval_batch_size,
+                        Progress(self.epoch, self.step, cfg.epochs),
+                    )
+                    record.update(decision.record)
+                    self.apply(decision)
                 if self.ctx.is_main:
                     self.metrics.append(record)
                 self.log(_eval_line(record, cfg.epochs, self.model.depth))
@@ -355,6 +371,23 @@ class Trainer:
         self._dg_batch = (x, y)
         return direct_gradient_share
 
+    # -- acting on an auto-cut decision ---------------------------------------------------------
+    def apply(self, decision: CutDecision) -> None:
+        """Act on what auto-cut decided after an evaluation: cut the model, or nothing."""
+        if decision.cut:
+            self.cut(decision.depth)
+            self.train_model = dist.TrainingModel(self.model, self.ctx, self.device)  # DDP anew
+            self.log(decision.message)
+
+    def cut(self, depth: int) -> None:
+        """Keep the first ``depth`` blocks of the model (in place: the kept parameters are the
+        same objects) and rebuild what depends on its parameters: the optimizer (carrying the
+        kept parameters' state), the schedule's handle on it and the grad-norm bookkeeping."""
+        self.model.cut_(depth)
+        self.optimizer = carry_optimizer(self.optimizer, self.model, self.cfg.optim)
+        self.schedule.optimizer = self.optimizer
+        self.grad_norms = GradNorms(self.model)
+
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self) -> None:
         """Write the checkpoint (rank 0), unless the weights are no longer finite."""
@@ -375,7 +408,7 @@ class Trainer:
             "world_size": self.ctx.world_size,
             "config": to_dict(self.cfg),
             **self.flops.state_dict(),
-            **(self.auto_cut.state_dict() if self.auto_cut is not None else {}),
+            **(self.auto_cut.state_dict(self.model.depth) if self.auto_cut is not None else {}),
         }
         if self.ctx.is_main:  # a failure is a one-line CheckpointError; the last one stays current
             save_checkpoint(self.run_dir, self.model, state)
@@ -383,7 +416,9 @@ class Trainer:
 
     def _restore(self) -> None:
         if self.auto_cut is not None:  # the checkpoint may hold a cut model: cut to its depth
-            self.auto_cut.restore(read_state(self.run_dir))
+            depth = self.auto_cut.restore(read_state(self.run_dir))
+            if depth < self.model.depth:
+                self.cut(depth)
         state = load_checkpoint(self.run_dir, self.model)
         changed = resume_changes(state.get("config", {}), to_dict(self.cfg))
         if changed and not self.allow_changed_config:
@@ -427,11 +462,24 @@ class Trainer:
         )
 
     def summary(self) -> dict[str, Any]:
-        summary = run_summary(self, read_metrics(self.run_dir) if self.ctx.is_main else [])
-        if summary:
-            summary["total_train_flops"] = self.flops.total
-            if self.auto_cut is not None:
-                summary["auto_cut"] = self.auto_cut.summary()
+        """The run's summary (rank 0; {} elsewhere or before any evaluation)."""
+        records = Run(self.run_dir).metrics() if self.ctx.is_main else []
+        if not records:
+            return {}
+        summary = run_summary(
+            self.model,
+            self.cfg,
+            records[-1],
+            run_dir=self.run_dir,
+            data=self.data.splits.describe(),
+            world_size=self.ctx.world_size,
+            amp_dtype=self.amp_dtype,
+            device=self.device,
+            train_time_s=self.elapsed(),
+        )
+        summary["total_train_flops"] = self.flops.total
+        if self.auto_cut is not None:
+            summary["auto_cut"] = self.auto_cut.summary(self.model.depth)
         return summary
 
 

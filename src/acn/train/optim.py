@@ -56,6 +56,21 @@ def build_optimizer(model: StackModel, cfg: OptimSection) -> torch.optim.AdamW:
     )
 
 
+def carry_optimizer(
+    old: torch.optim.Optimizer, model: StackModel, cfg: OptimSection
+) -> torch.optim.AdamW:
+    """A fresh optimizer over ``model``'s parameters (after a cut: :meth:`StackModel.cut_`)
+    holding ``old``'s state (AdamW moments and step counts) for every parameter that survived;
+    same hyper-parameters, grouping and current learning rate."""
+    new = build_optimizer(model, cfg)
+    for group, old_group in zip(new.param_groups, old.param_groups):
+        group["lr"] = old_group["lr"]
+        for p in group["params"]:
+            if p in old.state:
+                new.state[p] = old.state[p]
+    return new
+
+
 class WarmupCosine:
     """Learning rate per optimizer step: linear warmup from lr/warmup to lr, then cosine to min_lr.
 

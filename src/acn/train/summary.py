@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
+import torch
+
+from ..models.base import StackModel
+from ..runs.config import TrainConfig
 from ..utils import machine
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .loop import Trainer
 
 CUTOFF_TOLERANCE = 0.5  # accuracy points: the cutoff rule logged at every evaluation
 
 
-def run_summary(trainer: Trainer, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Summary of a finished run from its last evaluation record (empty off rank 0)."""
-    if not trainer.ctx.is_main or not records:
-        return {}
-    last = records[-1]
-    model, cfg = trainer.model, trainer.cfg
+def run_summary(
+    model: StackModel,
+    cfg: TrainConfig,
+    last: dict[str, Any],
+    *,
+    run_dir: Path,
+    data: str,
+    world_size: int,
+    amp_dtype: torch.dtype | None,
+    device: torch.device,
+    train_time_s: float,
+) -> dict[str, Any]:
+    """Summary of a finished run from its last evaluation record ``last``; ``data`` describes
+    the data in one line, ``train_time_s`` is training + evaluation, not setup."""
     cutoff = last["cutoff_depth"]
     return {
-        "run_dir": str(trainer.run_dir),
+        "run_dir": str(run_dir),
         "model": model.config.name,
         "connectivity": model.config.connectivity,
         "depth": model.depth,
         "params": model.num_params(),
-        "data": trainer.data.splits.describe(),
+        "data": data,
         "epochs": last["epoch"],
         "steps": last["step"],
         "seed": cfg.seed,
@@ -35,8 +45,8 @@ def run_summary(trainer: Trainer, records: list[dict[str, Any]]) -> dict[str, An
         "cutoff_depth": cutoff,
         "cutoff_tolerance": CUTOFF_TOLERANCE,
         "cut_model_params": model.truncate(cutoff).num_params(),
-        "train_time_s": round(trainer.elapsed(), 2),  # training + evaluation, not setup
-        "world_size": trainer.ctx.world_size,
-        "amp": str(trainer.amp_dtype).removeprefix("torch.") if trainer.amp_dtype else "off",
-        "machine": machine(trainer.device),
+        "train_time_s": round(train_time_s, 2),
+        "world_size": world_size,
+        "amp": str(amp_dtype).removeprefix("torch.") if amp_dtype else "off",
+        "machine": machine(device),
     }
