@@ -13,6 +13,7 @@ import torch.nn.functional as F
 import acn
 from acn.data import AugmentConfig, load_data, prepare_batch
 from acn.models.registry import tiny_overrides
+from acn.runs import describe_preprocessing, load_train_data
 from acn.train import load_config, to_yaml
 
 OVERRIDES = {**tiny_overrides("mixer_s8"), "num_classes": 4}
@@ -36,9 +37,16 @@ def write_data(path: Path) -> str:
 
 
 def make_run(
-    root: Path, mode: str = "acn", steps: int = 40, lr: float = 0.1, seed: int = 0
+    root: Path,
+    mode: str = "acn",
+    steps: int = 40,
+    lr: float = 0.1,
+    seed: int = 0,
+    pretrained_cfg: bool = True,
 ) -> Path:
-    """Train a tiny Mixer for a few steps and save it as RUN/checkpoint/model.safetensors."""
+    """Train a tiny Mixer for a few steps and save it as RUN/checkpoint/model.safetensors, with
+    the ``pretrained_cfg`` acn train records (``pretrained_cfg=False``: a file as older acn
+    versions wrote it)."""
     root.mkdir(parents=True, exist_ok=True)
     spec = write_data(root / "quadrants.npz")
     splits = load_data(spec)
@@ -55,8 +63,7 @@ def make_run(
         with torch.no_grad():  # plain SGD: torch.optim would import torch._dynamo (slow)
             for p in model.parameters():
                 p -= lr * p.grad
-    run = root / f"run_{mode}"
-    acn.save(model.eval(), run / "checkpoint" / "model.safetensors")
+    run = root / f"run_{mode}" if pretrained_cfg else root / f"run_{mode}_legacy"
     # the config file exactly as `acn train` writes it
     config = load_config(
         overrides={
@@ -66,5 +73,8 @@ def make_run(
             "optim": {"warmup_epochs": 0},
         }
     )
+    if pretrained_cfg:
+        model.pretrained_cfg = describe_preprocessing(config, load_train_data(config))
+    acn.save(model.eval(), run / "checkpoint" / "model.safetensors")
     (run / "config.yaml").write_text(to_yaml(config))
     return run

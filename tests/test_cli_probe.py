@@ -11,7 +11,7 @@ import acn
 from _compress_runs import make_run
 from acn.cli import main
 from acn.evaluation import evaluate_per_depth
-from acn.runs.evaldata import load_eval_data, run_config
+from acn.runs.evaldata import eval_config, load_eval_data
 from acn.train.gradient_share import direct_gradient_share
 
 
@@ -34,7 +34,7 @@ def test_probe_one_run_writes_table_csv_json_png(runs, capsys):
     result = json.loads((out / "run_acn.json").read_text())
     # the numbers are those of an independent per-depth evaluation on the run's test data
     model = acn.load(run)
-    data = load_eval_data(run_config(run, None))
+    data = load_eval_data(eval_config(run))
     ev = evaluate_per_depth(model, data.batches(500))
     assert result["accuracy"] == pytest.approx(ev.accuracy)
     assert result["num_samples"] == ev.num_samples == 128
@@ -112,7 +112,7 @@ def write_metrics(run, model, x, y, epochs: int, dg: bool) -> list[dict]:
 
 
 def test_grads_draws_heatmaps_from_metrics(runs, tmp_path, capsys):
-    data = load_eval_data(run_config(runs["acn"], None))
+    data = load_eval_data(eval_config(runs["acn"]))
     x, y = next(data.batches(16))
     recs = {}
     for mode, run in runs.items():
@@ -153,14 +153,22 @@ def test_grads_errors_are_one_line(runs, tmp_path, capsys):
     assert not (tmp_path / "lists" / "grads").exists()
 
 
-def test_probe_a_bare_model_file_needs_data(runs, tmp_path, capsys):
+def test_probe_a_bare_model_file(runs, tmp_path, capsys):
+    """A model file carries its data and preparation; one written before it did needs --data."""
+    reference = evaluate_per_depth(
+        acn.load(runs["acn"]), load_eval_data(eval_config(runs["acn"])).batches()
+    )
     model_file = acn.save(acn.load(runs["acn"]), tmp_path / "alone" / "m.safetensors")
-    assert main(["probe", str(model_file), "--bootstrap", "5"]) == 2
+    assert main(["probe", str(model_file), "--bootstrap", "5"]) == 0
+    result = json.loads((tmp_path / "alone" / "probe" / "m.json").read_text())
+    assert result["name"] == "m" and result["accuracy"] == pytest.approx(reference.accuracy)
+
+    old = acn.load(runs["acn"])
+    old.pretrained_cfg = {}  # as files written by earlier versions
+    old_file = acn.save(old, tmp_path / "old" / "m.safetensors")
+    assert main(["probe", str(old_file), "--bootstrap", "5"]) == 2
     assert "pass --data SPEC" in errors(capsys)[0]
     spec = f"npz:{runs['acn'].parent / 'quadrants.npz'}"
-    assert main(["probe", str(model_file), "--data", spec, "--bootstrap", "5"]) == 0
-    result = json.loads((tmp_path / "alone" / "probe" / "m.json").read_text())
-    reference = evaluate_per_depth(
-        acn.load(model_file), load_eval_data(run_config(runs["acn"], None)).batches()
-    )
-    assert result["name"] == "m" and result["accuracy"] == pytest.approx(reference.accuracy)
+    assert main(["probe", str(old_file), "--data", spec, "--bootstrap", "5"]) == 0
+    result = json.loads((tmp_path / "old" / "probe" / "m.json").read_text())
+    assert result["accuracy"] == pytest.approx(reference.accuracy)

@@ -11,7 +11,8 @@ import yaml
 import acn
 from _train_helpers import TINY_MODEL, tiny_npz
 from acn.cli import main
-from acn.train import load_config, read_metrics, register_loss
+from acn.runs import Run
+from acn.train import load_config, register_loss
 from acn.train.losses import LOSSES, cross_entropy
 
 
@@ -48,7 +49,7 @@ def test_train_writes_a_run_directory(config, tmp_path, capsys):
     assert "epoch 2/2" in out and f"run written to {tmp_path / 'run'}" in out
     run = tmp_path / "run"
     assert load_config(run / "config.yaml").seed == 3
-    assert len(read_metrics(run)) == 2
+    assert len(Run(run).metrics()) == 2
     assert json.loads((run / "summary.json").read_text())["seed"] == 3
     assert acn.load(run).depth == TINY_MODEL["depth"]
 
@@ -64,7 +65,7 @@ def test_print_config_resolves_overrides_and_writes_nothing(config, tmp_path, ca
 def test_resume_from_the_command_line(config, tmp_path, capsys):
     assert main(["train", str(config), "--epochs=1", "--no-progress"]) == 0
     assert main(["train", "--resume", str(tmp_path / "run"), "--epochs=2", "--no-progress"]) == 0
-    assert [r["epoch"] for r in read_metrics(tmp_path / "run")] == [1, 2]
+    assert [r["epoch"] for r in Run(tmp_path / "run").metrics()] == [1, 2]
     _error(capsys, ["train", str(config), "--no-progress"], r"already holds a run")
     _error(capsys, ["train", str(config), "--resume", str(tmp_path / "run")], r"not both")
     _error(capsys, ["train", "--resume", str(tmp_path)], r"is not a run directory")

@@ -9,7 +9,7 @@ from _compress_runs import make_run, write_data
 from acn.compress.report import comparison_rows
 from acn.compress.truncate import choose_depth, compress
 from acn.errors import ConfigError, DataError
-from acn.runs.evaldata import eval_data, find_run_config, run_config
+from acn.runs.evaldata import eval_config, eval_data
 
 
 def batches(data, size=500):
@@ -64,12 +64,19 @@ def test_compress_by_tolerance_cuts_at_the_cutoff(acn_run, tmp_path):
     assert "latency @ batch 1 (ms)" in labels and "throughput @ batch 8 (/s)" in labels
 
 
-def test_run_config_is_found_from_the_checkpoint(acn_run):
-    checkpoint = acn_run / "checkpoint" / "model.safetensors"
-    assert find_run_config(checkpoint) == acn_run / "config.yaml"
-    assert find_run_config(acn_run) == acn_run / "config.yaml"
-    cfg = run_config(checkpoint)
-    assert cfg.data.spec.startswith("npz:") and cfg.augment.normalize
+def test_a_bare_model_file_carries_its_data_and_preparation(acn_run, tmp_path):
+    """Copied away from its run, the model file alone rebuilds the same test batches."""
+    bare = tmp_path / "elsewhere" / "model.safetensors"
+    bare.parent.mkdir()
+    bare.write_bytes((acn_run / "checkpoint" / "model.safetensors").read_bytes())
+    model = acn.load(bare)
+    cfg = eval_config(bare)
+    assert cfg.data.spec.startswith("npz:") and cfg.augment.mean == tuple(
+        model.pretrained_cfg["mean"]
+    )
+    from_file, from_run = eval_data(model, bare), eval_data(model, acn_run)
+    for (xa, ya), (xb, yb) in zip(batches(from_file, 50)(), batches(from_run, 50)()):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 
 def test_eval_batches_are_normalised_with_train_statistics(acn_run):
@@ -81,27 +88,40 @@ def test_eval_batches_are_normalised_with_train_statistics(acn_run):
     assert y.dtype == torch.int64 and x.dtype == torch.float32
 
 
-def test_data_override_keeps_the_runs_class_subset(acn_run, tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    values = yaml.safe_load((acn_run / "config.yaml").read_text())
-    values["data"] = {"spec": "mnist5k", "classes": 2}
-    values["augment"]["normalize"] = False
-    (run / "config.yaml").write_text(yaml.safe_dump(values))
+def test_other_data_keeps_the_models_class_subset_and_normalisation(acn_run, tmp_path):
+    model = acn.load(acn_run)
+    model.pretrained_cfg["data"]["classes"] = 2
+    model.pretrained_cfg["mean"], model.pretrained_cfg["std"] = [0.25], [0.5]
     spec = write_data(tmp_path / "d.npz")
-    cfg = run_config(run, spec)
-    assert (cfg.data.spec, cfg.data.classes, cfg.augment.normalize) == (spec, 2, False)
-    data = eval_data(acn.load(acn_run), run, spec)
+    cfg = eval_config(acn_run, spec, model.pretrained_cfg)
+    assert (cfg.data.spec, cfg.data.classes, cfg.augment.mean, cfg.augment.std) == (
+        spec,
+        2,
+        (0.25,),
+        (0.5,),
+    )
+    data = eval_data(model, acn_run, spec)
     assert data.info["num_classes"] == 2 and set(data.splits.test.y.tolist()) == {0, 1}
+    x, _ = next(iter(batches(data, 8)()))
+    raw = data.splits.test.x[:8].float() / 255
+    torch.testing.assert_close(x, (raw - 0.25) / 0.5)  # the model's statistics, not the data's
 
 
-def test_missing_data_description_is_a_one_line_error(tmp_path):
-    with pytest.raises(ConfigError, match="pass --data"):
-        run_config(tmp_path / "model.safetensors")
-    assert run_config(tmp_path / "model.safetensors", "mnist5k").data.spec == "mnist5k"
-    (tmp_path / "config.yaml").write_text("data: [unclosed\n")
+def test_files_written_before_pretrained_cfg_use_their_runs_config(tmp_path):
+    legacy = make_run(tmp_path, "acn", steps=1, pretrained_cfg=False)
+    model = acn.load(legacy)
+    assert model.pretrained_cfg == {}
+    values = yaml.safe_load((legacy / "config.yaml").read_text())
+    values["data"]["classes"] = 2
+    (legacy / "config.yaml").write_text(yaml.safe_dump(values))
+    assert eval_data(model, legacy).info["num_classes"] == 2  # a run directory: its config
+    bare = legacy / "checkpoint" / "model.safetensors"  # the file alone: nothing walks up
+    with pytest.raises(ConfigError, match=r"does not record the data .*pass --data SPEC"):
+        eval_config(bare)
+    assert eval_config(bare, "mnist5k").data.spec == "mnist5k"
+    (legacy / "config.yaml").write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
-        run_config(tmp_path / "model.safetensors")
+        eval_config(legacy)
 
 
 def test_data_that_does_not_fit_the_model_is_rejected(acn_run, tmp_path):

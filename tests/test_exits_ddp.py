@@ -12,7 +12,7 @@ import torch
 
 import acn.cli
 from _train_helpers import TINY_MODEL, tiny_npz
-from acn.train import read_metrics
+from acn.runs import Run
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,7 +46,7 @@ def test_branch_model_trains_under_ddp(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    ra, rb = read_metrics(one), read_metrics(two)
+    ra, rb = Run(one).metrics(), Run(two).metrics()
     assert [r["step"] for r in rb] == [r["step"] for r in ra] == [4, 8]
     for a, b in zip(ra, rb):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)

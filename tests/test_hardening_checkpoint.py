@@ -18,9 +18,9 @@ import acn
 from _hardening import copy_run, one_line_error, tiny_run_config, train_cli
 from acn import serialization
 from acn.errors import CheckpointError
+from acn.runs import Run
 from acn.runs import files as run_files
 from acn.train import checkpoint as ckpt
-from acn.train import read_metrics
 from acn.train.checkpoint import read_state
 
 
@@ -46,7 +46,7 @@ def _assert_resumable_from_epoch_1(capsys, run):
     assert acn.load(run).depth == 3  # the pointer names a complete, loadable checkpoint
     assert train_cli("--resume", str(run)) == 0
     capsys.readouterr()
-    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
+    assert [r["epoch"] for r in Run(run).metrics()] == [1, 2]
     assert read_state(run)["epoch"] == 2
     # the crash's leftovers are gone: one step directory, no temporary files
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000008"]
@@ -90,7 +90,7 @@ def test_lost_pointer_is_restored_from_the_newest_complete_checkpoint(config, tm
     run = tmp_path / "run"
     (run / "checkpoint").unlink()
     assert train_cli("--resume", str(run), "--epochs=2") == 0
-    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
+    assert [r["epoch"] for r in Run(run).metrics()] == [1, 2]
 
 
 def test_plain_checkpoint_directory_is_resumed_and_moved_under_the_pointer(config, tmp_path):
@@ -234,11 +234,11 @@ def test_first_checkpoint_lost_to_a_full_disk_does_not_block_a_fresh_start(
     one_line_error(capsys, ["train", str(config), "--no-progress"], "cannot write checkpoint")
     monkeypatch.undo()
     run = tmp_path / "run"
-    assert len(read_metrics(run)) == 1 and not (run / "checkpoint").exists()
+    assert len(Run(run).metrics()) == 1 and not (run / "checkpoint").exists()
     one_line_error(
         capsys,
         ["train", "--resume", str(run), "--no-progress"],
         r"started afresh, without --resume",
     )
     assert train_cli(str(config)) == 0  # nothing to resume, so a fresh start may reuse the dir
-    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
+    assert [r["epoch"] for r in Run(run).metrics()] == [1, 2]

@@ -11,8 +11,8 @@ import pytest
 
 from _hardening import one_line_error, tiny_run_config, train_cli
 from acn.errors import ConfigError
+from acn.runs import Run
 from acn.runs.lock import LOCK_FILE, RunLock
-from acn.train import read_metrics
 from acn.train.checkpoint import read_state
 
 
@@ -69,7 +69,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(config, tmp_path):
     )
     (run / LOCK_FILE).write_text(dead.stdout.decode())  # left behind by a kill -9
     assert train_cli(str(config)) == 0
-    assert len(read_metrics(run)) == 2 and not (run / LOCK_FILE).exists()
+    assert len(Run(run).metrics()) == 2 and not (run / LOCK_FILE).exists()
 
 
 def test_lock_in_an_unwritable_place_is_one_line(tmp_path):
@@ -96,7 +96,7 @@ def test_resume_with_changed_settings_needs_explicit_consent(
     capsys.readouterr()
     argv = ["train", "--resume", str(run), "--epochs=2", *change, "--no-progress"]
     one_line_error(capsys, argv, rf"resuming with changed {names} .*--allow-changed-config")
-    assert read_state(run)["epoch"] == 1 and len(read_metrics(run)) == 1  # nothing changed
+    assert read_state(run)["epoch"] == 1 and len(Run(run).metrics()) == 1  # nothing changed
     assert train_cli("--resume", str(run), "--epochs=2", *change, "--allow-changed-config") == 0
     assert read_state(run)["epoch"] == 2
 
@@ -105,7 +105,7 @@ def test_more_epochs_and_other_evaluation_settings_resume_freely(config, tmp_pat
     run = tmp_path / "run"
     assert train_cli(str(config), "--epochs=1") == 0
     assert train_cli("--resume", str(run), "--epochs=2", "--eval_batch_size=8") == 0
-    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
+    assert [r["epoch"] for r in Run(run).metrics()] == [1, 2]
 
 
 def test_allow_changed_config_needs_resume(config, capsys):

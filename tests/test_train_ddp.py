@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 import acn
 import acn.cli
 from _train_helpers import TINY_MODEL, tiny_npz
-from acn.train import read_metrics
+from acn.runs import Run
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
@@ -45,7 +45,7 @@ def test_two_processes_match_one(tmp_path):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
-    ra, rb = read_metrics(one), read_metrics(two)
+    ra, rb = Run(one).metrics(), Run(two).metrics()
     assert [r["step"] for r in ra] == [r["step"] for r in rb] == [4, 8]
     for a, b in zip(ra, rb):
         assert b["accuracy_per_depth"] == pytest.approx(a["accuracy_per_depth"], abs=1e-9)

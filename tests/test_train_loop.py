@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 import acn
 from _train_helpers import tiny_config
 from acn.errors import CheckpointError, ConfigError, DataError, TrainingDivergedError
-from acn.train import load_config, read_metrics, register_loss, train
+from acn.runs import Run
+from acn.train import load_config, register_loss, train
 from acn.train.losses import LOSSES, cross_entropy
 
 
@@ -38,7 +39,7 @@ def test_run_directory_and_metrics(tmp_path, capsys):
         "state.pt",
         "checksums.json",
     }
-    records = read_metrics(run)
+    records = Run(run).metrics()
     assert [r["epoch"] for r in records] == [1, 2]
     assert [r["step"] for r in records] == [4, 8]  # 64 rows / batch 16
     depth = result.model.depth
@@ -75,11 +76,11 @@ def test_resume_retraces_the_uninterrupted_run(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train(cfg, log=None)
     monkeypatch.setattr(loop.Trainer, "train_epoch", original)
-    assert [r["epoch"] for r in read_metrics(cfg.out_dir)] == [1, 2]
+    assert [r["epoch"] for r in Run(cfg.out_dir).metrics()] == [1, 2]
 
     # ... and resumed
     resumed = train(cfg, resume=True, log=None)
-    a, b = read_metrics(full.run_dir), read_metrics(resumed.run_dir)
+    a, b = Run(full.run_dir).metrics(), Run(resumed.run_dir).metrics()
     keys = ("epoch", "step", "lr", "train_loss", "test_loss", "accuracy_per_depth")
     assert [{k: r[k] for k in keys} for r in a] == [{k: r[k] for k in keys} for r in b]
     assert [r["grad_norm_per_block"] for r in a] == [r["grad_norm_per_block"] for r in b]
@@ -118,7 +119,7 @@ def test_nan_loss_stops_with_the_last_checkpoint_intact(tmp_path):
     state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=True)
     assert state["epoch"] == 1 and state["step"] == 4
     assert acn.load(tmp_path / "run")  # the epoch-1 weights still load
-    assert [r["epoch"] for r in read_metrics(tmp_path / "run")] == [1]
+    assert [r["epoch"] for r in Run(tmp_path / "run").metrics()] == [1]
 
 
 def test_huge_learning_rate_diverges(tmp_path):

@@ -13,8 +13,9 @@ from torch import nn
 from _words import WORDS
 from acn.errors import ConfigError, DataError
 from acn.evaluation import evaluate_per_depth
+from acn.runs import Run
 from acn.runs.inputs import load_train_data
-from acn.train import load_config, read_metrics, train
+from acn.train import load_config, train
 from acn.train.losses import cross_entropy
 
 TINY = {"depth": 2, "dim": 32, "num_heads": 2, "mlp_hidden": 64}
@@ -58,7 +59,7 @@ def mlm_config(tmp_path, *extra, name="run"):
 
 def test_mlm_run_writes_per_depth_masked_accuracy(tmp_path):
     result = train(mlm_config(tmp_path), log=None)
-    records = read_metrics(result.run_dir)
+    records = Run(result.run_dir).metrics()
     assert [r["epoch"] for r in records] == [1, 2]
     for r in records:
         assert len(r["accuracy_per_depth"]) == TINY["depth"] + 1
@@ -107,7 +108,7 @@ def test_mlm_resume_retraces_the_uninterrupted_run(tmp_path, monkeypatch):
     monkeypatch.setattr(loop.Trainer, "train_epoch", original)
     resumed = train(cfg, resume=True, log=None)
     keys = ("step", "train_loss", "test_loss", "accuracy_per_depth")
-    a, b = read_metrics(full.run_dir), read_metrics(resumed.run_dir)
+    a, b = Run(full.run_dir).metrics(), Run(resumed.run_dir).metrics()
     assert [{k: r[k] for k in keys} for r in a] == [{k: r[k] for k in keys} for r in b]
     wa = load_file(str(full.run_dir / "checkpoint" / "model.safetensors"))
     wb = load_file(str(resumed.run_dir / "checkpoint" / "model.safetensors"))

@@ -15,7 +15,6 @@ checkpoints write one) must list the file's sha256, so bit flips in tensor data 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -34,9 +33,10 @@ from .models.pretrained import (
     read_pretrained_cfg,
 )
 from .models.registry import FAMILIES, build_model, meta_model
-from .utils import atomic_write, first_line, sha256_file
+from .utils import atomic_write, first_line, parse_json, read_text, regular_file, sha256_file
 
 CHECKSUMS_FILE = "checksums.json"  # {"sha256": {file name: hex digest}} beside the files
+MAX_CHECKSUMS_BYTES = 1 << 20  # two digests; anything near this is not a checksum file
 
 
 def save(
@@ -54,12 +54,10 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
     p = Path(path)
     if p.is_dir():
         for candidate in (p / MODEL_FILE, p / "checkpoint" / MODEL_FILE):
-            if candidate.is_file():
-                return candidate
+            if candidate.exists():
+                return regular_file(candidate, "checkpoint", CheckpointError)
         raise CheckpointError(f"no {MODEL_FILE} in directory {p}")
-    if not p.exists():
-        raise CheckpointError(f"checkpoint not found: {p}")
-    return p
+    return regular_file(p, "checkpoint", CheckpointError)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -71,7 +69,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"corrupt or unreadable checkpoint {p}: {first_line(e)}") from None
     config_json = p.with_name(CONFIG_JSON)
-    if "acn_format" not in meta and config_json.is_file():
+    if "acn_format" not in meta and config_json.exists():
         meta = metadata_from_config_json(config_json)
     if meta.get("acn_format") != FORMAT_VERSION or meta.get("family") not in FAMILIES:
         raise CheckpointError(f"{p} is not an acn model file (no acn metadata)")
@@ -82,14 +80,13 @@ def verify_checksums(directory: str | os.PathLike, names: tuple[str, ...]) -> No
     """Check the files ``names`` in ``directory`` against its ``checksums.json``, if it has one."""
     d = Path(directory)
     sums_path = d / CHECKSUMS_FILE
-    if not sums_path.is_file():
+    if not sums_path.exists():
         return
-    try:
-        sums = json.loads(sums_path.read_text(encoding="utf-8"))["sha256"]
-        if not isinstance(sums, dict):
-            raise TypeError
-    except (OSError, ValueError, KeyError, TypeError):
-        raise CheckpointError(f"corrupt checksum file {sums_path}") from None
+    text = read_text(sums_path, "checksum file", MAX_CHECKSUMS_BYTES, CheckpointError)
+    values = parse_json(text, f"corrupt checksum file {sums_path}", CheckpointError)
+    sums = values.get("sha256") if isinstance(values, dict) else None
+    if not isinstance(sums, dict):
+        raise CheckpointError(f"corrupt checksum file {sums_path}")
     for name in names:
         if name in sums and (d / name).is_file() and sha256_file(d / name) != sums[name]:
             raise CheckpointError(
@@ -107,10 +104,7 @@ def stored_config(path: str | os.PathLike) -> tuple[str, dict]:
     """
     p = resolve_model_path(path)
     meta = read_metadata(p)
-    try:
-        values = json.loads(meta.get("config", ""))
-    except ValueError:
-        raise CheckpointError(f"{p} has a corrupt model config (not JSON)") from None
+    values = parse_json(meta.get("config", ""), f"{p} has a corrupt model config", CheckpointError)
     if not isinstance(values, dict):
         raise CheckpointError(f"{p} has a corrupt model config (not a JSON object)")
     try:
@@ -162,9 +156,18 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> StackMo
 
 def from_pretrained(directory: str | os.PathLike, device: str | torch.device = "cpu") -> StackModel:
     """The model that ``model.save_pretrained(directory)`` wrote (a local directory), in eval mode."""
-    d = Path(directory).expanduser()
-    if not (d / CONFIG_JSON).is_file():
-        raise CheckpointError(f"{d} is not a pretrained directory (no {CONFIG_JSON})")
+    name = os.fspath(directory)
+    d = Path(name).expanduser()
+    if not d.exists():
+        hub = "://" in name or (not d.is_absolute() and not name.startswith((".", "~")))
+        why = (
+            "; acn reads local directories only and never downloads a hub id or URL" if hub else ""
+        )
+        raise CheckpointError(f"pretrained directory {name!r} does not exist{why}")
+    if not d.is_dir():
+        raise CheckpointError(f"{name} is not a pretrained directory (a file, not a directory)")
+    if not (d / CONFIG_JSON).exists():
+        raise CheckpointError(f"{name} is not a pretrained directory (no {CONFIG_JSON})")
     return load(d, device)
 
 

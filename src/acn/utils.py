@@ -1,13 +1,18 @@
-"""Small helpers every rung of the package uses: atomic file writes, JSON, plain-text tables and
-the machine record that every measured number is reported next to."""
+"""Small helpers every rung of the package uses: atomic file writes, bounded reads of regular
+files, JSON, plain-text tables and the machine record that every measured number is reported next
+to."""
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
 import os
 import platform
+import re
+import socket
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,12 +20,61 @@ from typing import Any
 
 import torch
 
+from .errors import ACNError
+
+ErrorType = type[ACNError]
+
+
+# Temporary files of atomic_write are named ".NAME.HOST-PID-RANDOM.tmp" (HOST: a hash of the host
+# name), so that a later write to the same target can tell the leftovers of a killed process (on
+# this host, whose PID is gone) from the temporary file of a write still in progress.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_TMP_SUFFIX = ".tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or a number we cannot ask about: leave it
+    return True
+
+
+def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that killed :func:`atomic_write` calls for ``path`` left
+    behind (this host's, whose process is gone); returns them. Nothing else is touched."""
+    path = Path(path)
+    pattern = re.compile(
+        rf"^\.{re.escape(path.name)}\.{_HOST}-(\d+)-[A-Za-z0-9_]+{re.escape(_TMP_SUFFIX)}$"
+    )
+    removed = []
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.{_HOST}-*{_TMP_SUFFIX}"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        match = pattern.match(tmp.name)
+        if match is None or _pid_alive(int(match.group(1))) or not tmp.is_file():
+            continue
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
-    """Call ``write(tmp_path)`` then rename over ``path``; the old file survives any crash."""
+    """Call ``write(tmp_path)`` then rename over ``path``; the old file survives any crash, and
+    the temporary files of earlier writes to ``path`` that were killed are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temp_files(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{_HOST}-{os.getpid()}-", suffix=_TMP_SUFFIX, dir=path.parent
+    )
     os.close(fd)
     try:
         write(tmp)
@@ -35,6 +89,63 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def regular_file(path: str | os.PathLike, what: str, error: ErrorType) -> Path:
+    """``path`` if it is a regular file (symlinks followed), else a one-line ``error`` naming
+    ``what`` it should be. Checked before any open: opening a FIFO for reading blocks until a
+    writer comes, and a device can be read forever."""
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise error(f"{what} not found: {p}") from None
+    except OSError as e:
+        raise error(f"cannot read {what} {p}: {e.strerror or e}") from None
+    if stat.S_ISDIR(mode):
+        raise error(f"{what} {p} is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise error(f"{what} {p} is not a regular file (a FIFO, socket or device)")
+    return p
+
+
+def read_text(path: str | os.PathLike, what: str, max_bytes: int, error: ErrorType) -> str:
+    """The UTF-8 text of the regular file ``path``, refused in one line (``error``) before it is
+    read if it is not a regular file or is larger than ``max_bytes``."""
+    p = regular_file(path, what, error)
+    try:
+        # O_NONBLOCK: should the path have been swapped for a FIFO since the check, the open
+        # does not wait for a writer, and fstat below refuses it
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise error(f"{what} {p} is not a regular file (a FIFO, socket or device)")
+            if st.st_size > max_bytes:
+                raise error(
+                    f"{what} {p} is {mib(st.st_size)}, more than the {mib(max_bytes)} such a "
+                    "file can be; not reading it"
+                )
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise error(f"cannot read {what} {p}: {e.strerror or e}") from None
+    if len(data) > max_bytes:
+        raise error(f"{what} {p} grew past {mib(max_bytes)} while being read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{what} {p} is not UTF-8 text (byte {e.start})") from None
+
+
+def parse_json(text: str, problem: str, error: ErrorType) -> Any:
+    """``json.loads(text)``, or a one-line ``error`` saying ``problem`` ("X has a corrupt
+    config") and why: not JSON, or nested too deeply for the parser."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise error(f"{problem} (not JSON acn reads: nested too deeply)") from None
+    except ValueError:
+        raise error(f"{problem} (not JSON)") from None
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from ..runs.files import METRICS_FILE, read_metrics
+from ..runs.files import METRICS_FILE
+from ..runs.run import Run
 
 NORMALIZATIONS = ("none", "epoch")
 
@@ -106,17 +107,17 @@ def run_heatmaps(run_dir: str | Path, label: str, normalize: str = "none") -> di
         raise ConfigError(
             f"unknown normalization {normalize!r}; choose {', '.join(NORMALIZATIONS)}"
         )
-    run = Path(run_dir).expanduser()
-    if not run.is_dir():
-        raise DataError(f"not a run directory: {run}")
-    if not (run / METRICS_FILE).is_file():
-        raise DataError(f"no {METRICS_FILE} in {run}; is it a training run directory?")
-    records = read_metrics(run)
+    run = Run(run_dir)
+    if not run.path.is_dir():
+        raise DataError(f"not a run directory: {run.path}")
+    if not run.metrics_path.exists():
+        raise DataError(f"no {METRICS_FILE} in {run.path}; is it a training run directory?")
+    records = run.metrics()
     if not records:
-        raise DataError(f"{run / METRICS_FILE} holds no evaluation records yet")
+        raise DataError(f"{run.metrics_path} holds no evaluation records yet")
     out = {}
     for view in VIEWS:
-        heatmap = history_heatmap(records, view, label, str(run / METRICS_FILE))
+        heatmap = history_heatmap(records, view, label, str(run.metrics_path))
         if heatmap is not None:
             # only gradient norms drift in scale; shares and accuracy points are kept as they are
             if normalize == "epoch" and view == "grad_norm":

@@ -28,7 +28,7 @@ from ..analysis.layer_removal import removal_plans
 from ..compress.remove import keep_blocks
 from ..data import Batches
 from ..evaluation import evaluate_per_depth
-from ..runs.evaldata import eval_data, load_eval_data, run_config
+from ..runs.evaldata import eval_config, eval_data, load_eval_data
 from ..serialization import load, save
 from .context import RunContext
 from .outcomes import run_numbers, training_flops
@@ -48,7 +48,7 @@ ROUTES = (
 
 def calibration_batches(run_dir: Path, n: int = CALIBRATION_SAMPLES) -> list:
     """The first ``n`` training samples of a run, prepared as at test time (no augmentation)."""
-    data = load_eval_data(run_config(run_dir))
+    data = load_eval_data(eval_config(run_dir))
     train = data.splits.train
     train = train.subset(torch.arange(min(n, len(train))))
     classes = data.info["num_classes"]

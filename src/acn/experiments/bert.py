@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..compress import flops_per_depth
-from ..runs.config import load_config, load_run_config
+from ..runs.config import load_config
 from ..runs.inputs import load_train_data
+from ..runs.run import Run
 from ..serialization import load
 from .context import RunContext
 from .figures import plot_curves
@@ -51,7 +52,7 @@ def finetune_config(
     ft = p["finetune"]
     options = {"max_len": p["pretrain"]["options"]["max_len"], **ft["tasks"][task]}
     if pretrained is not None:
-        options["tokenizer"] = load_train_data(load_run_config(pretrained)).info["tokenizer_path"]
+        options["tokenizer"] = load_train_data(Run(pretrained).config).info["tokenizer_path"]
     values = {
         "model": {"name": ft["model"], "connectivity": arch, "overrides": dict(p["model"])},
         "data": {"spec": f"tsv:{Path(ctx.data_root) / task}", "options": options},

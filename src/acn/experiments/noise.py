@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..evaluation import evaluate_per_depth
-from ..runs.evaldata import load_eval_data, run_config, with_noise
+from ..runs.evaldata import eval_config, load_eval_data, with_noise
 from .compression import run_summaries
 from .context import RunContext
 from .figures import plot_curves
@@ -39,7 +39,7 @@ EVAL_BATCH = 500
 def noisy_accuracy(ctx: RunContext, run_dir: Path, seed: int) -> dict[str, float]:
     """Full-model accuracy (%) of the run's model on each noise setting of its test split."""
     model = ctx.load(run_dir)
-    clean = load_eval_data(run_config(run_dir))
+    clean = load_eval_data(eval_config(run_dir))
     device = next(model.parameters()).device
     out = {}
     for i, (name, sigma, p) in enumerate(SETTINGS):

@@ -21,12 +21,15 @@ from typing import Any
 from safetensors.torch import save_model
 
 from ..errors import CheckpointError, ConfigError
-from ..utils import atomic_write, write_json
+from ..utils import atomic_write, parse_json, read_text, write_json
 
 FORMAT_VERSION = "1"
 MODEL_FILE = "model.safetensors"
 CONFIG_JSON = "config.json"
 PRETRAINED_CFG = "pretrained_cfg"  # metadata / config.json key of the model's pretrained_cfg
+# a config.json is a few kB, or about a MB with a text model's tokenizer inside; refused unread
+# above this
+MAX_CONFIG_JSON_BYTES = 64 << 20
 # keys of config.json that describe the file, not the model's config
 _FILE_KEYS = ("acn_format", "family", "architectures", PRETRAINED_CFG)
 
@@ -64,10 +67,8 @@ def pretrained_config(model: Any) -> dict[str, Any]:
 
 def metadata_from_config_json(path: str | os.PathLike) -> dict[str, str]:
     """Model-file metadata rebuilt from a ``config.json`` (for weights saved without it)."""
-    try:
-        values = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"unreadable {path}: {e}") from None
+    text = read_text(path, CONFIG_JSON, MAX_CONFIG_JSON_BYTES, CheckpointError)
+    values = parse_json(text, f"{path} is not an acn config.json", CheckpointError)
     if not isinstance(values, dict) or values.get("acn_format") != FORMAT_VERSION:
         raise CheckpointError(f"{path} is not an acn config.json (no acn_format)")
     config = {k: v for k, v in values.items() if k not in _FILE_KEYS}
@@ -87,10 +88,7 @@ def read_pretrained_cfg(meta: dict[str, str], where: str) -> dict[str, Any]:
     text = meta.get(PRETRAINED_CFG)
     if not text:
         return {}
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        raise CheckpointError(f"{where} has a corrupt pretrained_cfg (not JSON)") from None
+    value = parse_json(text, f"{where} has a corrupt pretrained_cfg", CheckpointError)
     if not isinstance(value, dict):
         raise CheckpointError(f"{where} has a corrupt pretrained_cfg (not a JSON object)")
     return value

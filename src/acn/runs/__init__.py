@@ -2,15 +2,18 @@
 
 - :mod:`.config`: the run's resolved config (``config.yaml``) as plain dataclasses;
 - :mod:`.inputs`: the data a config trains and tests on, prepared as training does;
-- :mod:`.files`: ``metrics.jsonl`` and ``summary.json``;
+- :mod:`.files`: writing ``metrics.jsonl`` and ``summary.json``;
 - :mod:`.run`: :class:`Run`, the one reader of a run directory;
-- :mod:`.evaldata`: finding a model file's run and loading its evaluation data.
+- :mod:`.preprocessing`: a model's ``pretrained_cfg`` (its data, normalisation, tokenizer) derived
+  from the data it trained on, and the evaluation data rebuilt from it;
+- :mod:`.evaldata`: the test data of a model file, pretrained directory or run.
 """
 
-from .config import CONFIG_FILE, TrainConfig, load_config, load_run_config
-from .evaldata import EvalData, eval_data, find_run_config, load_eval_data, run_config
-from .files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics
+from .config import CONFIG_FILE, TrainConfig, load_config
+from .evaldata import EvalData, eval_config, eval_data, load_eval_data
+from .files import METRICS_FILE, SUMMARY_FILE, MetricsLog
 from .inputs import TrainData, check_fit, load_train_data
+from .preprocessing import describe_preprocessing
 from .run import Run
 
 __all__ = [
@@ -23,12 +26,10 @@ __all__ = [
     "TrainConfig",
     "TrainData",
     "check_fit",
+    "describe_preprocessing",
+    "eval_config",
     "eval_data",
-    "find_run_config",
     "load_config",
     "load_eval_data",
-    "load_run_config",
     "load_train_data",
-    "read_metrics",
-    "run_config",
 ]

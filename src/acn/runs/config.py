@@ -26,7 +26,9 @@ import yaml
 
 from ..data.pipeline import PAPER_CIFAR, AugmentConfig
 from ..errors import ConfigError
+from ..evaluation.cutoff import MAX_RESAMPLES
 from ..models.registry import FAMILIES, get_preset
+from ..utils import read_text
 
 CONFIG_FILE = "config.yaml"
 DECAY_PARAMS = ("all", "matrices")  # OptimSection.decay_params
@@ -103,9 +105,9 @@ class AutoCutSection:
     bootstrap: int = 1000  # resamples of the validation split for the cutoff interval
 
     def validate(self) -> None:
-        if not self.enabled:
-            return
-        if self.tolerance < 0:
+        """Range checks, run when the config is loaded (whether or not auto-cut is on), so a
+        bad value is refused before any data is read, not after the first epoch."""
+        if not self.tolerance >= 0:
             raise ConfigError(f"auto_cut.tolerance must be >= 0 points, got {self.tolerance}")
         if self.margin < 0:
             raise ConfigError(f"auto_cut.margin must be >= 0 blocks, got {self.margin}")
@@ -113,12 +115,14 @@ class AutoCutSection:
             raise ConfigError(f"auto_cut.patience must be >= 1 evaluations, got {self.patience}")
         if self.min_epoch < 0:
             raise ConfigError(f"auto_cut.min_epoch must be >= 0, got {self.min_epoch}")
-        if not 0 < self.val_fraction < 1:
+        if not 0 < self.val_fraction < 1:  # NaN fails this too
             raise ConfigError(
                 f"auto_cut.val_fraction must be between 0 and 1, got {self.val_fraction}"
             )
-        if self.bootstrap < 1:
-            raise ConfigError(f"auto_cut.bootstrap must be >= 1 resamples, got {self.bootstrap}")
+        if not 1 <= self.bootstrap <= MAX_RESAMPLES:
+            raise ConfigError(
+                f"auto_cut.bootstrap must be 1..{MAX_RESAMPLES:,} resamples, got {self.bootstrap}"
+            )
 
 
 @dataclass
@@ -163,7 +167,11 @@ class TrainConfig:
         o = self.optim
         _check_range("optim.lr", o.lr, 0, math.inf, low_open=True)  # too large: diverges, detected
         _check_range("optim.min_lr", o.min_lr, 0, o.lr)
-        _check_range("optim.warmup_epochs", o.warmup_epochs, 0, self.epochs, high_open=True)
+        if not 0 <= o.warmup_epochs < self.epochs:  # NaN fails this too
+            raise ConfigError(
+                f"optim.warmup_epochs must be >= 0 and shorter than the training (epochs: "
+                f"{self.epochs}), got {o.warmup_epochs}"
+            )
         _check_range("optim.label_smoothing", o.label_smoothing, 0, 1, high_open=True)
         _check_range("optim.grad_clip", o.grad_clip, 0, math.inf)
         _check_range("optim.weight_decay", o.weight_decay, 0, math.inf)
@@ -267,20 +275,69 @@ def from_dict(values: dict[str, Any], cls: type = TrainConfig, prefix: str = "")
     return cls(**kwargs)
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML file; one-line ConfigError if missing, unreadable or not a mapping."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; a file near this is not one
+# Values a YAML document may hold once its aliases are expanded: a config has a few hundred. An
+# "alias bomb" (each anchor a list of the previous one, nine deep) holds 10^9 in a few hundred bytes.
+MAX_YAML_VALUES = 100_000
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """The value of one YAML document (safe types only), refused in one line if it is invalid, or
+    nested or expanded (through aliases) beyond what any config holds, before it is built."""
+    loader = yaml.SafeLoader(text)
     try:
-        values = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config file {p}: {e}") from None
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, where)
+        return loader.construct_document(node)
     except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        at = f" (line {where.line + 1})" if where is not None else ""
+        mark = getattr(e, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(e, "problem", None) or type(e).__name__
-        raise ConfigError(f"invalid YAML in {p}{at}: {problem}") from None
+        raise ConfigError(f"invalid YAML in {where}{at}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"invalid YAML in {where}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, where: str) -> None:
+    """ConfigError if the node graph of a document, with every alias expanded, holds more than
+    :data:`MAX_YAML_VALUES` values or refers to itself. Counted on the graph (each node once),
+    so the check costs what the document's text does, not what it would expand to."""
+    sizes: dict[int, int] = {}
+    pending: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in pending:
+            raise ConfigError(f"invalid YAML in {where}: an alias refers to its own anchor")
+        pending.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        pending.discard(key)
+        if total > MAX_YAML_VALUES:
+            raise ConfigError(
+                f"{where} expands to more than {MAX_YAML_VALUES:,} values through YAML aliases; "
+                "not a config acn reads"
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML file; one-line ConfigError if missing, not a regular file, too
+    large, unreadable, an alias bomb or not a mapping."""
+    p = Path(path).expanduser()
+    values = parse_yaml(read_text(p, "config file", MAX_CONFIG_BYTES, ConfigError), str(p))
     if values is None:
         return {}
     if not isinstance(values, dict):
@@ -291,7 +348,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 def parse_overrides(args: list[str]) -> dict[str, Any]:
     """``["--optim.lr=3e-4", "--epochs=5"]`` -> ``{"optim": {"lr": "3e-4"}, "epochs": "5"}``.
 
-    Values stay text here; :func:`coerce` turns them into the field's type.
+    Values stay text here; :func:`coerce` turns them into the field's type. A mapping value
+    (``--model.overrides="{depth: 2}"``) is read as its keys, so it merges into the config's
+    mapping (the same as ``--model.overrides.depth=2``) instead of replacing all of it.
     """
     out: dict[str, Any] = {}
     for arg in args:
@@ -304,6 +363,12 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {arg!r} conflicts with an earlier one")
+        if value.lstrip().startswith("{"):
+            parsed = _parse_text(value, key)
+            if isinstance(parsed, dict):
+                existing = node.get(leaf)
+                node[leaf] = merge(existing, parsed) if isinstance(existing, dict) else parsed
+                continue
         node[leaf] = _Text(value)
     return out
 
@@ -333,7 +398,8 @@ def load_config(
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
-    """The resolved config a training run wrote to ``RUN/config.yaml``."""
+    """The resolved config a training run wrote to ``RUN/config.yaml``. Kept only for
+    ``acn.experiments.context`` until it reads runs through :class:`acn.runs.Run` (``.config``)."""
     return load_config(Path(run_dir) / CONFIG_FILE)
 
 
@@ -437,10 +503,9 @@ def _parse_text(value: str, key: str) -> Any:
     """A command-line value as YAML would read it, except that 3e-4 is a float (YAML 1.1 says str)."""
     if _EXPONENT_FLOAT.match(value.strip()):
         return float(value)
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise ConfigError(f"cannot parse {key}={value!r}") from None
+    if len(value) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"the value of {key} is longer than a config file may be")
+    return parse_yaml(value, f"the value of {key}")
 
 
 def _bad(key: str, value: Any, hint: Any) -> ConfigError:

@@ -1,9 +1,13 @@
-"""The test split a trained model is scored on: the run's own data, prepared as training does.
+"""The test split a trained model is scored on: the data it was trained for, prepared as
+training does.
 
-Compression and pruning must score a model on the data it was trained for, with the same class
-subset and the same test-time preparation (``to_float`` + normalisation with the training split's
-statistics). Rather than re-deriving that, this reads the run's ``config.yaml`` and uses the
-training loop's own :func:`acn.runs.inputs.load_train_data` and :func:`~acn.runs.inputs.check_fit`.
+Compression, pruning, probing, early exit and export must score a model on the data it was
+trained for, with the same class subset and the same test-time preparation (``to_float`` +
+normalisation with the training split's statistics, the model's own tokenizer). A model file
+records that in its ``pretrained_cfg`` (:mod:`acn.runs.preprocessing`), so a bare file (or a
+pretrained directory) is enough: ``--data SPEC`` points it at data on this machine. Model files
+written before acn recorded it are scored through their run directory's ``config.yaml`` (read by
+:class:`acn.runs.Run`); nothing walks up directories looking for one.
 """
 
 from __future__ import annotations
@@ -11,39 +15,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ..errors import ConfigError, DataError
 from ..models.base import StackModel
-from .config import CONFIG_FILE, DataSection, TrainConfig, load_config
+from ..models.pretrained import read_pretrained_cfg
+from ..serialization import read_metadata, resolve_model_path
+from .config import DataSection, TrainConfig
 from .inputs import TrainData, check_fit, load_train_data
-
-
-def find_run_config(path: str | Path) -> Path | None:
-    """``config.yaml`` of the run that ``path`` (run dir, its checkpoint dir or a file in them)
-    belongs to, looking at most two directories up."""
-    p = Path(path).expanduser()
-    start = p if p.is_dir() else p.parent
-    for d in (start, start.parent, start.parent.parent):
-        if (d / CONFIG_FILE).is_file():
-            return d / CONFIG_FILE
-    return None
-
-
-def run_config(model_path: str | Path, data: str | None = None) -> TrainConfig:
-    """The run's config; ``data`` (a dataset spec) replaces its dataset but keeps its class
-    subset and normalisation. Without a run config, ``data`` is required."""
-    path = find_run_config(model_path)
-    if path is None:
-        if data is None:
-            raise ConfigError(f"{model_path} has no {CONFIG_FILE} next to it; pass --data SPEC")
-        return TrainConfig(data=DataSection(spec=data))
-    cfg = load_config(path)
-    if data is not None:
-        cfg.data = dataclasses.replace(cfg.data, spec=data, options={})
-    return cfg
+from .preprocessing import eval_config as config_from_pretrained
+from .run import Run
 
 
 class EvalData(TrainData):
@@ -72,8 +56,41 @@ def with_noise(data: EvalData, sigma: float, salt_pepper: float) -> EvalData:
     return EvalData(data.splits, augment)
 
 
-def eval_data(model: StackModel, model_path: str | Path, data: str | None = None) -> EvalData:
-    """Load the test data for ``model`` (see :func:`run_config`) and check that it fits."""
-    loaded = load_eval_data(run_config(model_path, data))
+def eval_config(
+    source: str | Path, data: str | None = None, pretrained: dict[str, Any] | None = None
+) -> TrainConfig:
+    """The config whose test split and preparation the model at ``source`` (a model file, a
+    pretrained directory or a run directory) was trained for; ``data`` (a dataset spec)
+    replaces its dataset, keeping its class subset, normalisation and tokenizer.
+
+    ``pretrained`` is the model's ``pretrained_cfg`` when it is loaded already (else it is read
+    from the file's metadata). A model file without one (written by an older acn) falls back to
+    its run directory's config when ``source`` is a run directory, and to ``data`` alone (with
+    that data's own statistics) otherwise.
+    """
+    source = Path(source).expanduser()
+    if pretrained is None:
+        path = resolve_model_path(source)
+        pretrained = read_pretrained_cfg(read_metadata(path), str(path))
+    if pretrained:
+        return config_from_pretrained(pretrained, data, str(source))
+    run = Run(source)
+    if source.is_dir() and run.exists:
+        cfg = run.config
+        if data is not None:
+            cfg.data = dataclasses.replace(cfg.data, spec=data, options={})
+        return cfg
+    if data is None:
+        raise ConfigError(
+            f"{source} does not record the data it was trained on (a model file written by an "
+            "older acn); pass --data SPEC, or its run directory"
+        )
+    return TrainConfig(data=DataSection(spec=data))
+
+
+def eval_data(model: StackModel, source: str | Path, data: str | None = None) -> EvalData:
+    """The test data of ``model`` (loaded from ``source``; see :func:`eval_config`), checked
+    to fit it."""
+    loaded = load_eval_data(eval_config(source, data, model.pretrained_cfg))
     check_fit(model, loaded)
     return loaded

@@ -12,23 +12,27 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError
-from ..utils import atomic_write, write_json
+from ..utils import atomic_write, read_text, write_json
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 
 
+MAX_METRICS_BYTES = 256 << 20  # a record is a few kB: 10^4 evaluations are tens of MB
+
+
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All records of a run's ``metrics.jsonl`` (a torn last line from a crash is skipped)."""
+    """All records of a run's ``metrics.jsonl`` (a torn last line from a crash is skipped); the
+    file reader behind :meth:`acn.runs.Run.metrics`, which everything else reads runs through."""
     path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
+    if not path.exists():
         return []
     records = []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path, "metrics file", MAX_METRICS_BYTES, CheckpointError).splitlines()
     for i, line in enumerate(lines):
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             if i == len(lines) - 1:
                 break  # torn final line: the process died while appending it
             raise CheckpointError(f"corrupt line {i + 1} in {path}") from None

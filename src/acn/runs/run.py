@@ -9,7 +9,6 @@ through this class, so there is one place that knows the layout and one message 
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ from ..errors import CheckpointError
 from ..models.base import StackModel
 from ..models.pretrained import MODEL_FILE
 from ..serialization import load
-from .config import CONFIG_FILE, TrainConfig, load_run_config
+from ..utils import parse_json, read_text
+from .config import CONFIG_FILE, TrainConfig, load_config
 from .files import METRICS_FILE, SUMMARY_FILE, read_metrics
 
 CHECKPOINT_DIR = "checkpoint"  # the pointer to the latest checkpoints/step-N/
@@ -64,7 +64,7 @@ class Run:
     @property
     def finished(self) -> bool:
         """Whether training finished (``summary.json`` is only written at the end)."""
-        return self.summary_path.is_file()
+        return self.summary_path.exists()
 
     @property
     def has_checkpoint(self) -> bool:
@@ -76,20 +76,16 @@ class Run:
         """The resolved config the run trained with."""
         if not self.exists:
             raise CheckpointError(f"{self.path} is not a run directory (no {CONFIG_FILE})")
-        return load_run_config(self.path)
+        return load_config(self.config_path)
 
     @cached_property
     def summary(self) -> dict[str, Any]:
         """``summary.json`` of a finished run, checked to be the shape acn writes."""
         path = self.summary_path
-        if not path.is_file():
+        if not path.exists():
             raise CheckpointError(f"{self.path} has not finished training (no {SUMMARY_FILE})")
-        try:
-            if path.stat().st_size > MAX_SUMMARY_BYTES:
-                raise ValueError(f"larger than {MAX_SUMMARY_BYTES >> 20} MiB")
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as e:
-            raise CheckpointError(f"cannot read {path}: {e}") from None
+        text = read_text(path, "run summary", MAX_SUMMARY_BYTES, CheckpointError)
+        data = parse_json(text, f"cannot read {path}", CheckpointError)
         if not isinstance(data, dict):
             raise CheckpointError(f"{path} is not a summary acn wrote (not a JSON object)")
         missing = [k for k in SUMMARY_KEYS if k not in data]
