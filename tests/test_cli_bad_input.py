@@ -57,10 +57,11 @@ CASES = {
         (["{blocked}"], r"--out .*exit is a file"),
     ],
     "cost": [
-        (["mixer_s8", "--json", "{tmp}"], "argument --json: .* is a directory"),
-        (["mixer_s8", "--json", FILE + "/c.json"], "argument --json: .* not a directory"),
-        (["mixer_s8", "--depth", "100000"], r"argument --depth: must be in 1\.\.1000,"),
-        (["mixer_s8", "--depth", "0"], "argument --depth: must be in 1"),
+        (["mixer_s8", "--json", "{tmp}"], "unrecognized arguments: "),  # --json is a switch
+        (["mixer_s8", "--depth", "100000"], r"argument --depth: must be in 0\.\.1000,"),
+        (["mixer_s8", "--depth", "9"], r"depth must be in 0\.\.8 for this 8-block model, got 9"),
+        (["mixer_s8", "--preset-depth", "0"], "argument --preset-depth: must be in 1"),
+        (["{run}", "--preset-depth", "2"], "resize a preset, not a saved model"),
         (["mixer_s8", "--num-classes", "0"], "argument --num-classes: must be in 1"),
         (["mixer_s8", "--connectivity", "skip"], "argument --connectivity: invalid choice"),
         (["mixer_s8", "--batch-size", "0"], "argument --batch-size: must be in 1"),
@@ -80,7 +81,10 @@ CASES = {
     ],
     "export": [
         (["{run}", "--format", "tflite"], "argument --format: invalid choice"),
-        (["{run}", "--format", "pt2", "--depth", "9"], r"--depth must be in 0\.\.3"),
+        (
+            ["{run}", "--format", "pt2", "--depth", "9"],
+            r"depth must be in 0\.\.3 for this 3-block model, got",
+        ),
         (["{run}", "--format", "pt2", "--out", FILE], "argument --out: .* is a file"),
         (["{run}", "--format", "pt2", "--atol", "nan"], "argument --atol: must be a finite"),
         (["{blocked}", "--format", "pt2"], r"--out .*export is a file"),
@@ -141,17 +145,19 @@ def test_a_failed_write_is_one_line(places, capsys, monkeypatch):
     def full_disk(path, write):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr("acn.cli.cost.atomic_write", full_disk)
-    out = places["tmp"] / "cost.json"
-    argv = ["cost", "mixer_s8", "--depth", "1", "--no-time", "--json", str(out)]
+    monkeypatch.setattr("acn.cli.probe.atomic_write", full_disk)
+    out = places["tmp"] / "probe-out"
+    argv = ["probe", str(places["run"]), "--bootstrap", "2", "--out", str(out)]
     err = one_line_error(capsys, argv)
     assert "No space left on device" in err and str(out) in err
     assert not out.exists()
 
 
 def test_a_resized_preset_is_sized_before_it_is_built(capsys, monkeypatch):
-    # vit_b16_224 at --depth 1000 has 7.1G parameters (27 GiB); the same rule, on a small cap
+    # vit_b16_224 at --preset-depth 1000 has 7.1G parameters (27 GiB); the same rule, on a small cap
     monkeypatch.setattr("acn.cli.cost.MAX_PARAMS", 100_000)
-    argv = ["cost", "mixer_s8", "--depth", "50", "--num-classes", "10", "--no-time"]
+    argv = ["cost", "mixer_s8", "--preset-depth", "50", "--num-classes", "10", "--no-time"]
     err = one_line_error(capsys, argv)
-    assert re.search(r"mixer_s8 with --depth 50 --num-classes 10 has [\d.]+M parameters", err)
+    assert re.search(
+        r"mixer_s8 with --preset-depth 50 --num-classes 10 has [\d.]+M parameters", err
+    )

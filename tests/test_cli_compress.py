@@ -13,14 +13,26 @@ from acn.compress.prune import prunable_weights
 from acn.models.registry import tiny_overrides
 
 
-def test_cost_preset_prints_and_writes_json(tmp_path, capsys):
-    out = tmp_path / "cost.json"
-    assert main(["cost", "mixer_s8", "--depth", "2", "--no-time", "--json", str(out)]) == 0
+def test_cost_preset_prints_text_or_json(capsys):
+    assert main(["cost", "mixer_s8", "--preset-depth", "2", "--no-time"]) == 0
     text = capsys.readouterr().out
     assert "FLOPs (2 x MACs)" in text and "size on disk" in text
-    report = json.loads(out.read_text())
+    assert main(["cost", "mixer_s8", "--preset-depth", "2", "--no-time", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert report["flops"] == cost(acn.create_model("mixer_s8", depth=2))["flops"]
     assert report["depth"] == 2
+
+
+def test_cost_depth_keeps_k_blocks_of_any_model(tmp_path, capsys):
+    """--depth K is the model cut to its first K blocks (as in compress and export); a preset
+    resized to K blocks (--preset-depth K) has the same cost."""
+    path = acn.save(acn.create_model("mixer_s8", depth=4), tmp_path / "m.safetensors")
+    assert main(["cost", str(path), "--depth", "3", "--no-time", "--json"]) == 0
+    cut = json.loads(capsys.readouterr().out)
+    assert main(["cost", "mixer_s8", "--preset-depth", "3", "--no-time", "--json"]) == 0
+    resized = json.loads(capsys.readouterr().out)
+    assert cut["depth"] == resized["depth"] == 3
+    assert (cut["params"], cut["flops"]) == (resized["params"], resized["flops"])
 
 
 def test_cost_of_a_saved_model(tmp_path, capsys):
@@ -70,14 +82,16 @@ def test_compress_errors_are_one_line_and_keep_the_source(run_dir, tmp_path, cap
     before = source.read_bytes()
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"\x00garbage")
-    lone = acn.save(acn.load(source), tmp_path / "lone" / "model.safetensors")
+    old = acn.load(source)
+    old.pretrained_cfg = {}  # a file written before model files recorded their data
+    lone = acn.save(old, tmp_path / "lone" / "model.safetensors")
     cases = [
         ["compress", str(run_dir), "--depth", "99"],
         ["compress", str(tmp_path / "missing")],
         ["compress", str(corrupt), "--data", "mnist5k"],
         ["compress", str(source), "--out", str(source)],  # a file, not a directory
         ["compress", str(run_dir / "compressed"), "--out", str(run_dir / "compressed")],
-        ["compress", str(lone)],  # no config.yaml and no --data
+        ["compress", str(lone)],  # no recorded data and no --data
         ["compress", str(run_dir), "--depth", "1", "--tolerance", "1"],
     ]
     for argv in cases:

@@ -10,6 +10,7 @@ import pytest
 
 import acn
 from acn.cli import COMMANDS, main
+from acn.runs import Run
 
 # 2 digits, 16 training images each, a 3-block Mixer of width 16: one epoch takes a second
 TRAIN = [
@@ -61,7 +62,7 @@ def commands(run: Path, out: Path) -> dict[str, list[str]]:
             "--out",
             str(out / "bench"),
         ],
-        "cost": [r, "--batch-size", "2", *TIMING, "--json", str(out / "cost" / "cost.json")],
+        "cost": [r, "--batch-size", "2", *TIMING, "--json"],
         "compress": [r, "--tolerance", "1", "--out", str(out / "compress"), *SCORING, *TIMING],
         "prune": [r, "--sparsities", "0,50", "--tolerance", "1", "--save-models"]
         + ["--out", str(out / "prune"), *SCORING],
@@ -93,7 +94,6 @@ def commands(run: Path, out: Path) -> dict[str, list[str]]:
 # what each invocation leaves in --out (relative paths)
 WRITES = {
     "demo": ["demo/demo.json", "demo/accuracy_vs_depth.png"],
-    "cost": ["cost/cost.json"],
     "reproduce": ["rep/compression.json"],
     "report": ["rep/REPORT.md"],
     "bench": ["bench/benchmarks.json", "bench/BENCHMARKS.md"],
@@ -126,7 +126,19 @@ def test_subcommand_end_to_end(name, run, tmp_path, capsys):
         report = json.loads((tmp_path / "exit" / "exit_report.json").read_text())[0]
         assert report["policy"] == "cutoff" and report["tau"] == 2 and report["wall"]
     if name == "cost":
-        report = json.loads((tmp_path / "cost" / "cost.json").read_text())
+        report = json.loads(out)
         assert report["batch_size"] == 2 and report["speed"]
     if name == "train":  # last: resumed to epoch 2 in place
-        assert [r["epoch"] for r in acn.train.read_metrics(run)] == [1, 2]
+        assert [r["epoch"] for r in Run(run).metrics()] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "name", ["probe", "compress", "prune", "exit", "export", "models", "grads"]
+)  # cost: above, with --json already
+def test_reporting_commands_print_one_json_document(name, run, tmp_path, capsys):
+    argv = commands(run, tmp_path)[name]
+    assert main([name, *argv, "--json"]) == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)  # stdout holds the JSON and nothing else
+    assert report
+    if name in WRITES:  # the files are written as without --json
+        assert all((tmp_path / rel).is_file() for rel in WRITES[name])

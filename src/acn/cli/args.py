@@ -8,15 +8,18 @@ one-line usage error with exit code 2 before anything is loaded, trained or writ
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from ..errors import ConfigError
 from ..train.distributed import resolve_device
+from ..utils import json_safe
 
 # upper bounds on what a typo can cost
 MAX_BATCH = 1 << 16
@@ -135,9 +138,35 @@ def add_seed(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--seed", type=seed, default=0, help=f"seed of {what} (default 0)")
 
 
+DATA_HELP = (
+    "dataset spec of the test data, e.g. mnist5k, npz:FILE, tsv:DIR (default: the dataset the "
+    "model file records, or its run's); the model's class subset, normalisation and tokenizer "
+    "are kept"
+)
+
+
+def add_data(p: argparse.ArgumentParser) -> None:
+    """``--data SPEC``: a dataset spec, in every command (a folder of datasets is --data-root)."""
+    p.add_argument("--data", metavar="SPEC", help=DATA_HELP)
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    """``--json``: the report as one JSON document on stdout, instead of the text."""
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as one JSON document on stdout instead of text",
+    )
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout (NaN and infinities as null)."""
+    print(json.dumps(json_safe(value), indent=2, allow_nan=False))
+
+
 def add_eval_options(p: argparse.ArgumentParser, batch_default: int = 500) -> None:
-    """Options of the commands that score a trained run on its test split."""
-    p.add_argument("--data", metavar="SPEC", help="test data (default: the run's config.yaml)")
+    """Options of the commands that score a trained model on its test split."""
+    add_data(p)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument(
         "--batch-size",

@@ -1,4 +1,4 @@
-"""``acn compress RUN_OR_CHECKPOINT (--tolerance T | --depth K)``: cut a trained model at its cutoff.
+"""``acn compress MODEL (--tolerance T | --depth K)``: cut a trained model at its cutoff.
 
 Writes a standalone truncated model file (``acn.load`` rebuilds it) and a JSON report into
 ``--out``, and prints before/after accuracy, params, FLOPs, size, latency and throughput side by side.
@@ -19,12 +19,14 @@ from ..utils import atomic_write, machine_line, table
 from .args import (
     MAX_DEPTH,
     add_eval_options,
+    add_json,
     add_out,
     add_timing_options,
     check_out_dir,
     int_in,
     non_negative_float,
     pick_device,
+    print_json,
 )
 
 REPORT_FILE = "compress.json"
@@ -39,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"points of the full model), save them as OUT/{MODEL_FILE} (a standalone model file) "
         f"with OUT/{REPORT_FILE}, and report both models side by side.",
     )
-    p.add_argument("model", help="run directory or model file (.safetensors)")
+    p.add_argument("model", help="run directory, model file (.safetensors) or pretrained directory")
     rule = p.add_mutually_exclusive_group()
     rule.add_argument(
         "--tolerance",
@@ -51,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_out(p, "default: RUN/compressed, or MODEL-compressed beside a model file")
     add_eval_options(p)
     add_timing_options(p, repeats=10, warmup=3)
+    add_json(p)
     p.set_defaults(func=run)
 
 
@@ -96,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     report_path = out / REPORT_FILE
     atomic_write(report_path, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
 
+    if args.json:
+        print_json(report)
+        return 0
     acc = ", ".join(f"{a:.1f}" for a in result.accuracy_per_depth)
     print(f"data: {report['data']}")
     print(f"accuracy at depth 0..{len(result.accuracy_per_depth) - 1}: {acc}")

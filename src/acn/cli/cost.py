@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -15,10 +14,18 @@ from ..errors import ConfigError
 from ..models.base import StackModel
 from ..models.registry import PRESETS, create_model
 from ..serialization import load
-from ..utils import atomic_write, mib, si
-from .args import MAX_CLASSES, MAX_DEPTH, add_timing_options, int_in, output_file, positive_batch
+from ..utils import mib, si
+from .args import (
+    MAX_CLASSES,
+    MAX_DEPTH,
+    add_json,
+    add_timing_options,
+    int_in,
+    positive_batch,
+    print_json,
+)
 
-# a preset resized with --depth / --num-classes is sized on the meta device before it is built
+# a preset resized with --preset-depth / --num-classes is sized on the meta device before it is built
 MAX_PARAMS = 2_000_000_000
 
 
@@ -29,7 +36,7 @@ def build_preset(name: str, connectivity: str, depth: int | None, num_classes: i
             shell = create_model(name, connectivity, depth=depth, num_classes=num_classes)
         params = shell.num_params()
         if params > MAX_PARAMS:
-            given = {"--depth": depth, "--num-classes": num_classes}
+            given = {"--preset-depth": depth, "--num-classes": num_classes}
             sizes = " ".join(f"{flag} {v}" for flag, v in given.items() if v is not None)
             raise ConfigError(
                 f"{name} with {sizes} has {si(params)} parameters ({mib(4 * params)} in "
@@ -38,15 +45,22 @@ def build_preset(name: str, connectivity: str, depth: int | None, num_classes: i
     return create_model(name, connectivity, depth=depth, num_classes=num_classes)
 
 
-def resolve_model(name: str, connectivity: str, depth: int | None, num_classes: int | None):
-    """A preset name (built fresh) or a model file / run directory (loaded)."""
+def resolve_model(args: argparse.Namespace) -> StackModel:
+    """A preset name (built fresh, resized as asked) or a model file / run directory (loaded);
+    then cut to its first ``--depth`` blocks."""
+    name, resize = args.model, (args.preset_depth, args.num_classes)
     if name in PRESETS:
-        return build_preset(name, connectivity, depth, num_classes)
-    if Path(name).exists() or name.endswith(".safetensors") or "/" in name:
-        if depth is not None or num_classes is not None:
-            raise ConfigError("--depth/--num-classes apply to presets, not to a saved model")
-        return load(name)
-    return create_model(name)  # raises the one-line "unknown model" error
+        model = build_preset(name, args.connectivity, *resize)
+    elif Path(name).exists() or name.endswith(".safetensors") or "/" in name:
+        if resize != (None, None):
+            raise ConfigError(
+                "--preset-depth/--num-classes resize a preset, not a saved model "
+                "(--depth K keeps its first K blocks)"
+            )
+        model = load(name)
+    else:
+        model = create_model(name)  # raises the one-line "unknown model" error
+    return model if args.depth is None else model.cut_(args.depth)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,14 +71,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "example input: distinct params, FLOPs = 2 x MACs counted with FlopCounterMode "
         "(attention included; also without attention, the paper's Table 6 convention), FLOPs "
         "at every depth, size of the saved file, and latency and throughput (--no-time skips "
-        "them).",
+        "them). --depth K measures the model cut to its first K blocks.",
     )
     p.add_argument("model", help="preset name (see `acn models`), model file or run directory")
     p.add_argument(
         "--connectivity", choices=MODES, default="acn", help="wiring of a preset (default acn)"
     )
     p.add_argument(
-        "--depth", type=int_in(1, MAX_DEPTH), help="override a preset's number of blocks"
+        "--depth",
+        type=int_in(0, MAX_DEPTH),
+        help="keep exactly this many blocks (the model cut at depth K)",
+    )
+    p.add_argument(
+        "--preset-depth",
+        type=int_in(1, MAX_DEPTH),
+        help="build the preset with this many blocks instead of its own",
     )
     p.add_argument(
         "--num-classes", type=int_in(1, MAX_CLASSES), help="override a preset's number of classes"
@@ -76,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="batch size the FLOPs are counted at (default 1)",
     )
     add_timing_options(p, repeats=10, warmup=3)
-    p.add_argument("--json", type=output_file, metavar="PATH", help="also write the report here")
+    add_json(p)
     p.set_defaults(func=run)
 
 
@@ -92,10 +113,9 @@ def measure(model: StackModel, args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = resolve_model(args.model, args.connectivity, args.depth, args.num_classes)
-    report = measure(model, args)
-    print(format_cost(report))
+    report = measure(resolve_model(args), args)
     if args.json:
-        text = json.dumps(report, indent=2)
-        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text))
+        print_json(report)
+    else:
+        print(format_cost(report))
     return 0

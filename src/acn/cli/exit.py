@@ -1,4 +1,4 @@
-"""``acn exit RUN [RUN ...]``: early exit on trained runs.
+"""``acn exit MODEL [MODEL ...]``: early exit on trained models.
 
 For every run: the per-exit logits of the run's test split (cut into validation and test halves)
 are computed once, the threshold is calibrated on validation to lose at most ``--tolerance``
@@ -21,13 +21,14 @@ from ..exits.report import format_table, write_reports
 from ..exits.splits import load_exit_splits
 from ..models.base import StackModel
 from ..models.exit_heads import HEADS
-from ..runs.evaldata import find_run_config, run_config
+from ..runs.run import Run
 from ..serialization import load
 from ..utils import machine_line
 from .args import (
     MAX_DEPTH,
     MAX_SAMPLES,
     add_eval_options,
+    add_json,
     add_out,
     add_seed,
     add_timing_options,
@@ -36,6 +37,7 @@ from .args import (
     int_in,
     non_negative_float,
     pick_device,
+    print_json,
 )
 
 
@@ -47,7 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "calibrates the threshold on half of the run's test split and reports the other half, "
         "with the expected-FLOPs and the measured wall-clock speedup.",
     )
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories or model files")
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="MODEL",
+        help="run directories, model files (.safetensors) or pretrained directories",
+    )
     p.add_argument(
         "--heads",
         choices=("auto", *HEADS),
@@ -85,6 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_seed(p, "the validation/test halves")
     add_out(p, "exit_report.json, sweep CSVs and sweep.png; default: RUN/exit for one run")
+    add_json(p)
     p.set_defaults(func=run)
 
 
@@ -109,13 +117,15 @@ def eval_config(args: argparse.Namespace, heads: str) -> ExitEvalConfig:
 
 
 def detect_heads(model: StackModel, path: Path) -> str:
-    """``auto``: the model's branches, else the shared head if its run trained with the exit
-    loss, else the final head alone (a global cutoff)."""
+    """``auto``: the model's branches, else the shared head if it was trained with the exit
+    loss (its ``pretrained_cfg`` says so; for older files, its run directory's config), else the
+    final head alone (a global cutoff)."""
     if model.config.exit_branches:
         return "branches"
-    if find_run_config(path) is not None and run_config(path).loss == "exits":
-        return "shared"
-    return "final"
+    loss = model.pretrained_cfg.get("loss")
+    if loss is None and path.is_dir() and Run(path).exists:
+        loss = Run(path).config.loss
+    return "shared" if loss == "exits" else "final"
 
 
 def measure_run(args: argparse.Namespace, path: Path) -> tuple[ExitReport, str]:
@@ -134,16 +144,20 @@ def run(args: argparse.Namespace) -> int:
     out = args.out
     if out is None and len(args.runs) == 1 and Path(args.runs[0]).is_dir():
         out = check_out_dir(Path(args.runs[0]) / "exit")
-    reports = []
+    reports, described = [], []
     for run_path in args.runs:
-        path = Path(run_path).expanduser()
-        report, described = measure_run(args, path)
-        print(f"{report.name}: {described}")
+        report, data = measure_run(args, Path(run_path).expanduser())
         reports.append(report)
+        described.append(data)
+    paths = write_reports(reports, out) if out is not None else []
+    if args.json:
+        print_json([{**r.to_dict(), "data": d} for r, d in zip(reports, described)])
+        return 0
+    for report, data in zip(reports, described):
+        print(f"{report.name}: {data}")
     print(format_table(reports, args.timing_batch))
     _footer(reports)
-    if out is not None:
-        paths = write_reports(reports, out)
+    if paths:
         print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
 

@@ -8,17 +8,20 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..export import FORMATS, ExportResult, export_model
-from ..export.exporter import check_depth, check_format
+from ..export.exporter import check_format, export_depth
 from ..export.inputs import cutoff, run_data, test_inputs
 from ..serialization import load
 from ..utils import json_safe, mib, write_json
 from .args import (
     MAX_DEPTH,
+    add_data,
+    add_json,
     add_out,
     check_out_dir,
     int_in,
     non_negative_float,
     positive_batch,
+    print_json,
 )
 
 
@@ -30,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "as an ONNX file (dynamo exporter, run with ONNX Runtime) or a torch.export program "
         "(.pt2), with a dynamic batch axis (text: sequence axis too, and an attention_mask "
         "input), as OUT/model.dK.EXT with a JSON report beside it. The file is reloaded and "
-        "compared with eager PyTorch on the run's test inputs (example inputs for a model "
-        "without a run) before it is kept.",
+        "compared with eager PyTorch on the test inputs of the data the model was trained on (a "
+        "run directory, --data SPEC or --cutoff; example inputs of its input shape otherwise) "
+        "before it is kept.",
     )
     p.add_argument("model", help="run directory, model file (.safetensors) or pretrained directory")
     p.add_argument("--format", required=True, choices=list(FORMATS), help="file format")
@@ -52,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="one graph whose output is the logits at every depth 0..K, [K+1, batch, ...]",
     )
     add_out(p, "default: RUN/export, or MODEL-export beside a model file")
-    p.add_argument("--data", metavar="SPEC", help="test data (default: the run's config.yaml)")
+    add_data(p)
     p.add_argument(
         "--batch-size",
         type=positive_batch,
@@ -65,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1e-4,
         help="largest absolute logit difference from eager PyTorch kept (default 1e-4)",
     )
+    add_json(p)
     p.set_defaults(func=run)
 
 
@@ -99,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.model).expanduser()
     out_dir = default_out(source, args.out)
     model = load(source)
-    data = run_data(model, source, args.data)
-    depth = cutoff(model, data, args.tolerance) if args.cutoff else check_depth(model, args.depth)
-    if args.cutoff:
+    data = run_data(model, source, args.data, needed=args.cutoff)
+    depth = cutoff(model, data, args.tolerance) if args.cutoff else export_depth(model, args.depth)
+    if args.cutoff and not args.json:
         print(f"cutoff depth {depth} of {model.depth} (within {args.tolerance:g} accuracy points)")
     inputs = test_inputs(model, data, args.batch_size)
     result = export_model(
@@ -122,5 +127,8 @@ def run(args: argparse.Namespace) -> int:
         "inputs": kind,
     }
     write_json(result.path.with_name(result.path.name + ".json"), json_safe(report))
-    print("\n".join(describe(result, f"{len(inputs)} {kind}")))
+    if args.json:
+        print_json(report)
+    else:
+        print("\n".join(describe(result, f"{len(inputs)} {kind}")))
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..analysis.history import NORMALIZATIONS, Heatmap, run_heatmaps
 from ..analysis.plots import plot_heatmaps
 from ..utils import atomic_write, json_safe
-from .args import add_out, check_out_dir
+from .args import add_json, add_out, check_out_dir, print_json
 from .probe import unique_names
 
 # view -> (file stem, title, colour-bar label, diverging colour map centred on 0)
@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rescaling of the gradient norms (default none)",
     )
     add_out(p, "default: RUN/grads for one run, else ./grads")
+    add_json(p)
     p.set_defaults(func=run)
 
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_out_dir(args.out or (runs[0] / "grads" if len(runs) == 1 else Path("grads")))
     names = unique_names([r.resolve().name for r in runs])
     per_run = [run_heatmaps(r, name, args.normalize) for r, name in zip(runs, names)]
-    written, data = [], {}
+    written, data, lines = [], {}, []
     for view, (stem, title, bar, symmetric) in FIGURES.items():
         panels: list[Heatmap] = [maps[view] for maps in per_run if view in maps]
         if not panels:
@@ -69,11 +70,18 @@ def run(args: argparse.Namespace) -> int:
         data[view] = {"vmin": vmin, "vmax": vmax, "runs": [vars(p) for p in panels]}
         for p in panels:
             last = ", ".join(f"{v:.3g}" for v in (row[-1] for row in p.values))
-            print(f"{p.label}: {view} at epoch {p.epochs[-1]} (blocks 1..{p.num_blocks}): {last}")
+            lines.append(
+                f"{p.label}: {view} at epoch {p.epochs[-1]} (blocks 1..{p.num_blocks}): {last}"
+            )
     missing = [n for n, maps in zip(names, per_run) if "dg_share" not in maps]
     if missing:
-        print(f"no dg_share logged by {', '.join(missing)} (train with --dg_share=true)")
-    text = json.dumps(json_safe({"normalize": args.normalize, **data}), indent=2) + "\n"
+        lines.append(f"no dg_share logged by {', '.join(missing)} (train with --dg_share=true)")
+    report = json_safe({"normalize": args.normalize, **data})
+    text = json.dumps(report, indent=2) + "\n"
     atomic_write(out / "grads.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    if args.json:
+        print_json(report)
+        return 0
+    print("\n".join(lines))
     print(f"wrote {out}/: {', '.join(written + ['grads.json'])}")
     return 0

@@ -1,4 +1,4 @@
-"""``acn probe RUN_OR_CHECKPOINT [RUN ...]``: accuracy at every depth, cutoff with a bootstrap
+"""``acn probe MODEL [MODEL ...]``: accuracy at every depth, cutoff with a bootstrap
 interval, incremental gain and block influence per layer; a table, CSV/JSON and one PNG that
 overlays all the runs (accuracy vs depth).
 """
@@ -14,19 +14,21 @@ import torch
 from ..analysis.plots import plot_accuracy_vs_depth
 from ..analysis.probe import ProbeResult, probe
 from ..errors import DataError
-from ..runs.evaldata import find_run_config, load_eval_data, run_config, with_noise
-from ..runs.inputs import check_fit
-from ..serialization import load, resolve_model_path
+from ..runs.evaldata import eval_data, with_noise
+from ..runs.run import CHECKPOINT_DIR
+from ..serialization import MODEL_FILE, load, resolve_model_path
 from ..utils import atomic_write, json_safe
 from .args import (
     MAX_BOOTSTRAP,
     add_eval_options,
+    add_json,
     add_out,
     add_seed,
     check_out_dir,
     int_in,
     non_negative_float,
     pick_device,
+    print_json,
     probability,
 )
 
@@ -41,7 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and measure each block's influence (1 - cos). Writes a CSV and JSON per run and a PNG "
         "of accuracy vs depth overlaying all runs.",
     )
-    p.add_argument("models", nargs="+", metavar="RUN", help="run directories or model files")
+    p.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="run directories, model files (.safetensors) or pretrained directories",
+    )
     p.add_argument(
         "--tolerance",
         type=non_negative_float,
@@ -69,24 +76,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_out(p, "default: RUN/probe for one run, else ./probe")
     add_eval_options(p)
+    add_json(p)
     p.set_defaults(func=run)
 
 
 def run_name(path: Path) -> str:
-    """A run's name: its directory (the run directory when ``path`` is a checkpoint inside one)."""
-    config = find_run_config(path)
-    if config is not None:
-        return config.parent.resolve().name
-    return path.resolve().name if path.is_dir() else path.stem
+    """A name for the model at ``path``: its directory's (run or pretrained directory), the
+    file's stem, or for a file called ``model.safetensors`` its folder's (the run's, for a run's
+    ``checkpoint/`` and ``checkpoint/model.safetensors``)."""
+    p = path.absolute()
+    if not p.is_dir() and p.name != MODEL_FILE:
+        return p.stem
+    folder = p if p.is_dir() else p.parent
+    if folder.name == CHECKPOINT_DIR:  # RUN/checkpoint (a link to the latest step): the run
+        folder = folder.parent
+    return folder.resolve().name
 
 
 def default_out(paths: list[Path], given: Path | None) -> Path:
     if given is not None:
         return given
     if len(paths) == 1:
-        config = find_run_config(paths[0])
-        if config is not None:
-            return config.parent / "probe"
         return (paths[0] if paths[0].is_dir() else paths[0].parent) / "probe"
     return Path("probe")
 
@@ -103,12 +113,9 @@ def unique_names(names: list[str]) -> list[str]:
 
 def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.device) -> ProbeResult:
     model = load(path, device)
-    data = with_noise(
-        load_eval_data(run_config(path, args.data)), args.noise_sigma, args.salt_pepper
-    )
     if getattr(model.config, "head", None) == "mlm":
         raise DataError(f"{path} is a masked-LM model; probing needs a classification head")
-    check_fit(model, data)
+    data = with_noise(eval_data(model, path, args.data), args.noise_sigma, args.salt_pepper)
     torch.manual_seed(args.seed)  # test-time noise draws from the global generator
     info = {
         "source": str(resolve_model_path(path)),
@@ -144,12 +151,16 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for path, name in zip(paths, names):
         result = probe_one(path, name, args, device)
-        print(result.table(), end="\n\n")
+        if not args.json:
+            print(result.table(), end="\n\n")
         write_text(out / f"{name}.csv", result.to_csv())
         write_text(out / f"{name}.json", result.to_json() + "\n")
         results.append(result)
-    summary = json.dumps([json_safe(r.to_dict()) for r in results], indent=2, allow_nan=False)
-    write_text(out / "probe.json", summary + "\n")
+    report = [json_safe(r.to_dict()) for r in results]
+    write_text(out / "probe.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
     plot_accuracy_vs_depth(results, out / "accuracy_vs_depth.png")
-    print(f"wrote {out}/: probe.json, accuracy_vs_depth.png, and a CSV and JSON per run")
+    if args.json:
+        print_json(report)
+    else:
+        print(f"wrote {out}/: probe.json, accuracy_vs_depth.png, and a CSV and JSON per run")
     return 0

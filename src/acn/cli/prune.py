@@ -1,4 +1,4 @@
-"""``acn prune RUN [RUN ...]``: accuracy vs sparsity under global magnitude pruning (App. G).
+"""``acn prune MODEL [MODEL ...]``: accuracy vs sparsity under global magnitude pruning (App. G).
 
 Every run is pruned at each level, saved, reloaded and scored at every depth; the table, a CSV, a
 JSON file and one plot with all runs (e.g. an ACN and a residual run) go to ``--out``.
@@ -17,7 +17,15 @@ from ..compress.sweep import PruneCurve, plot_curves, prune_sweep
 from ..runs.evaldata import eval_data
 from ..serialization import load
 from ..utils import atomic_write, machine_info, table
-from .args import add_eval_options, add_out, check_out_dir, non_negative_float, pick_device
+from .args import (
+    add_eval_options,
+    add_json,
+    add_out,
+    check_out_dir,
+    non_negative_float,
+    pick_device,
+    print_json,
+)
 from .probe import run_name, unique_names
 
 DEFAULT_LEVELS = "0,10,20,30,40,50,60,70,80,90"
@@ -44,7 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "threshold; embedding, head, norms and biases are kept) at each sparsity level, and "
         "score every saved pruned model at full depth and at the run's cutoff depth.",
     )
-    p.add_argument("runs", nargs="+", help="run directories or model files")
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="MODEL",
+        help="run directories, model files (.safetensors) or pretrained directories",
+    )
     p.add_argument(
         "--sparsities",
         type=parse_levels,
@@ -60,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--save-models", action="store_true", help="keep the pruned model files")
     add_eval_options(p)
+    add_json(p)
     p.set_defaults(func=run)
 
 
@@ -86,20 +100,24 @@ def run(args: argparse.Namespace) -> int:
         )
         curves.append(curve)
         described[label] = data.splits.describe()
-        print(f"{label} ({curve.connectivity}), {described[label]}")
     rows = [row for c in curves for row in c.rows()]
+    info = {"levels": levels, "data": described, "machine": machine_info(device)}
+    report = write_outputs(out, curves, rows, info)
+    if args.json:
+        print_json(report)
+        return 0
+    for curve in curves:
+        print(f"{curve.label} ({curve.connectivity}), {described[curve.label]}")
     columns = list(rows[0])
     print(table(columns, [[r[c] for c in columns] for r in rows]))
-    info = {"levels": levels, "data": described, "machine": machine_info(device)}
-    write_outputs(out, curves, rows, info)
     print(f"wrote {out / 'prune.csv'}, {out / 'prune.json'} and {out / 'prune.png'}")
     return 0
 
 
 def write_outputs(
     out: Path, curves: list[PruneCurve], rows: list[dict[str, Any]], info: dict[str, Any]
-) -> None:
-    """prune.csv (one row per run and level), prune.json (everything) and prune.png."""
+) -> dict[str, Any]:
+    """prune.csv (one row per run and level), prune.json (everything, returned) and prune.png."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -113,3 +131,4 @@ def write_outputs(
     text = json.dumps(report, indent=2)
     atomic_write(out / "prune.json", lambda tmp: Path(tmp).write_text(text))
     plot_curves(curves, out / "prune.png")
+    return report

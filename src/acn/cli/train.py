@@ -10,10 +10,10 @@ no CONFIG) and exits.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import ConfigError
 from ..runs.config import CONFIG_FILE, load_config, merge, parse_overrides, to_yaml
+from ..runs.run import Run
 from ..train.loop import train
 from .args import output_dir
 
@@ -66,8 +66,25 @@ def config_overrides(extra: list[str]) -> list[str]:
     return out
 
 
+def split_config(config: str | None, extra: list[str]) -> tuple[str | None, list[str]]:
+    """(CONFIG, overrides) as the user meant them. argparse reads an argument that holds a space
+    as a positional, so ``--model.overrides="{depth: 2}"`` lands in CONFIG (and a CONFIG given
+    after it among the extras): put each back where it belongs."""
+    extra = list(extra)
+    if config is not None and config.startswith("--"):
+        extra.insert(0, config)
+        config = None
+    if config is None:
+        given = next((a for a in extra if not a.startswith("-")), None)
+        if given is not None:
+            extra.remove(given)
+            config = given
+    return config, extra
+
+
 def resolve(args: argparse.Namespace, extra: list[str]):
     """The TrainConfig the command line describes."""
+    args.config, extra = split_config(args.config, extra)
     overrides = parse_overrides(config_overrides(extra))
     if args.out is not None:
         if "out_dir" in overrides:
@@ -80,11 +97,11 @@ def resolve(args: argparse.Namespace, extra: list[str]):
             raise ConfigError("give either a CONFIG file or --resume RUN, not both")
         if "out_dir" in overrides:
             raise ConfigError("--out cannot change when resuming; the run stays in RUN")
-        run_dir = Path(args.resume)
-        if not (run_dir / CONFIG_FILE).is_file():
-            raise ConfigError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
-        cfg = load_config(run_dir / CONFIG_FILE, overrides)
-        cfg.out_dir = str(run_dir)
+        run = Run(args.resume)
+        if not run.exists:
+            raise ConfigError(f"{run.path} is not a run directory (no {CONFIG_FILE})")
+        cfg = load_config(run.config_path, overrides)
+        cfg.out_dir = str(run.path)
         return cfg
     if not args.config and not args.print_config:
         raise ConfigError("acn train needs a CONFIG.yaml (or --resume RUN)")

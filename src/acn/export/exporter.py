@@ -15,6 +15,7 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
+from ..connectivity import check_depth
 from ..errors import ConfigError
 from ..models.base import StackModel
 from ..utils import atomic_write
@@ -48,14 +49,9 @@ def check_format(fmt: str) -> ModuleType:
     return FORMATS[fmt]
 
 
-def check_depth(model: StackModel, depth: int | None) -> int:
-    if depth is None:
-        return model.depth
-    if not 0 <= depth <= model.depth:
-        raise ConfigError(
-            f"--depth must be in 0..{model.depth} for this {model.depth}-block model, got {depth}"
-        )
-    return depth
+def export_depth(model: StackModel, depth: int | None) -> int:
+    """The blocks an export keeps: ``depth`` (checked against the model), or all of them."""
+    return model.depth if depth is None else check_depth(depth, model.depth)
 
 
 def check_out(out: Path) -> Path:
@@ -88,14 +84,14 @@ def export_model(
     ``atol`` is an error and nothing is written.
     """
     backend = check_format(fmt)
-    depth = check_depth(model, depth)
+    depth = export_depth(model, depth)
     out = check_out(Path(out).expanduser())
     # files are float32 CPU graphs, whatever device and dtype the model is used with; exit
     # branches are side classifiers the graph never runs, so their weights stay out of the file
     small = model.truncate(depth, keep_branches=False).to("cpu", torch.float32).eval()
     graph = LogitsGraph(small, all_depths).eval()
-    trace = graph_inputs(small, trace_example(small))
     x = test_inputs(small, None, 8) if inputs is None else inputs.cpu()
+    trace = graph_inputs(small, trace_example(small, x))  # traced on inputs shaped as x
     test = graph_inputs(small, x if not x.is_floating_point() else x.float())
     with torch.no_grad():
         eager = graph(*test.args)

@@ -57,6 +57,10 @@ def graph_inputs(model: StackModel, x: Tensor) -> GraphInputs:
     return GraphInputs((x, mask), ["input_ids", "attention_mask"], (axes, dict(axes)))
 
 
-def trace_example(model: StackModel) -> Tensor:
-    """A batch to trace with: 2 samples (batch 1 would be specialised), full sequence length."""
-    return model.example_input(2, generator=torch.Generator().manual_seed(0))
+def trace_example(model: StackModel, like: Tensor) -> Tensor:
+    """A batch to trace with: 2 samples (batch 1 would be specialised) shaped as the inputs
+    ``like`` the graph is checked on and used with; text at full sequence length."""
+    x = model.example_input(2, generator=torch.Generator().manual_seed(0))
+    if is_text(model):
+        return x
+    return x.reshape(2, *like.shape[1:]) if x[0].numel() == like[0].numel() else x

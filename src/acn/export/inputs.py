@@ -1,12 +1,15 @@
 """The inputs an export is checked on, and the cutoff depth it can cut at.
 
-A run's own test split when the model belongs to a run (or ``--data`` names one), prepared as
-training does; otherwise the model's ``example_input`` (text: with padding in every other row, so
-the attention mask is exercised).
+A run's own test split when the model is given as its run directory (or ``--data`` names data,
+or the cutoff must be scored), prepared as training does; otherwise example inputs of the shape
+the model was trained on (its ``pretrained_cfg`` input shape: an MLP trained on images takes
+images, not the flat vectors it reshapes them to), text with padding in every other row so the
+attention mask is exercised.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -15,15 +18,35 @@ from torch import Tensor
 from ..errors import ConfigError
 from ..evaluation import cutoff_depth, evaluate_per_depth
 from ..models.base import StackModel
-from ..runs.evaldata import EvalData, eval_data, find_run_config
+from ..runs.evaldata import EvalData, eval_data
+from ..runs.run import Run
 from .graph import is_text
 
 
-def run_data(model: StackModel, source: Path, data: str | None) -> EvalData | None:
-    """The test data of the run ``source`` belongs to (or ``data``), or None for a bare model."""
-    if data is None and find_run_config(source) is None:
+def run_data(
+    model: StackModel, source: Path, data: str | None, needed: bool = False
+) -> EvalData | None:
+    """The test data of the model at ``source`` (see :func:`acn.runs.eval_data`) when it is
+    given as a run directory, ``data`` names data or the data is ``needed``; else None."""
+    if data is None and not needed and not (source.is_dir() and Run(source).exists):
         return None
     return eval_data(model, source, data)
+
+
+def input_shape(model: StackModel) -> tuple[int, ...]:
+    """The shape of one input as the model was trained on it: the ``pretrained_cfg`` input
+    shape when it holds the same values as the model's own example (an MLP on images), else
+    the example's."""
+    example = tuple(model.example_input(1).shape[1:])
+    recorded = model.pretrained_cfg.get("input_shape")
+    if (
+        isinstance(recorded, list)
+        and all(isinstance(n, int) and n > 0 for n in recorded)
+        and math.prod(recorded) == math.prod(example)
+        and model.example_input(1).is_floating_point()
+    ):
+        return tuple(recorded)
+    return example
 
 
 def test_inputs(model: StackModel, data: EvalData | None, n: int, seed: int = 0) -> Tensor:
@@ -37,7 +60,8 @@ def test_inputs(model: StackModel, data: EvalData | None, n: int, seed: int = 0)
         lengths = torch.arange(n) % max(1, x.shape[1] // 2)  # 0, 1, 2 ... pad tokens at the end
         pad = torch.arange(x.shape[1]) >= x.shape[1] - lengths[:, None]
         x = x.masked_fill(pad & (torch.arange(n) % 2 == 1)[:, None], model.config.pad_id)  # type: ignore[attr-defined]
-    return x
+        return x
+    return x.reshape(n, *input_shape(model))
 
 
 def cutoff(model: StackModel, data: EvalData | None, tolerance: float) -> int:
