@@ -34,7 +34,7 @@ from ..evaluation.cutoff import cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
 from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_yaml
-from ..runs.files import METRICS_FILE, MetricsLog, write_summary
+from ..runs.files import MetricsLog, write_summary
 from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
 from ..runs.preprocessing import describe_preprocessing
@@ -196,7 +196,7 @@ class Trainer:
         self._reset_train_stats()
         if resume:
             self._restore()
-        elif ctx.is_main and (self.run_dir / METRICS_FILE).exists():
+        elif ctx.is_main and Run(self.run_dir).metrics_path.exists():
             self.metrics.keep_until(0)
         if ctx.is_main:
             text = to_yaml(cfg)
