@@ -299,3 +299,5 @@ def test_a_mapping_override_merges_and_is_never_a_config_path(tmp_path, capsys):
         assert main(argv) == 0
         printed = yaml.safe_load(capsys.readouterr().out)
         assert printed["model"]["overrides"] == {"depth": 2, "dim": 16}
+    assert main(["train", str(config), "--model.overrides={}", "--print-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["model"]["overrides"] == {}  # {} clears

@@ -350,7 +350,8 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
 
     Values stay text here; :func:`coerce` turns them into the field's type. A mapping value
     (``--model.overrides="{depth: 2}"``) is read as its keys, so it merges into the config's
-    mapping (the same as ``--model.overrides.depth=2``) instead of replacing all of it.
+    mapping (the same as ``--model.overrides.depth=2``) instead of replacing all of it; an empty
+    one (``--model.overrides={}``) clears it.
     """
     out: dict[str, Any] = {}
     for arg in args:
@@ -365,7 +366,7 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
                 raise ConfigError(f"override {arg!r} conflicts with an earlier one")
         if value.lstrip().startswith("{"):
             parsed = _parse_text(value, key)
-            if isinstance(parsed, dict):
+            if isinstance(parsed, dict) and parsed:  # {} stays a value: it clears the mapping
                 existing = node.get(leaf)
                 node[leaf] = merge(existing, parsed) if isinstance(existing, dict) else parsed
                 continue
