@@ -26,7 +26,7 @@ from ..models.pretrained import read_pretrained_cfg
 from ..serialization import read_metadata, resolve_model_path
 from .config import DataSection, TrainConfig
 from .inputs import TrainData, check_fit, load_train_data
-from .preprocessing import eval_config as config_from_pretrained
+from .preprocessing import eval_config_from
 from .run import Run
 
 
@@ -73,7 +73,7 @@ def eval_config(
         path = resolve_model_path(source)
         pretrained = read_pretrained_cfg(read_metadata(path), str(path))
     if pretrained:
-        return config_from_pretrained(pretrained, data, str(source))
+        return eval_config_from(pretrained, data, str(source))
     run = Run(source)
     if source.is_dir() and run.exists:
         cfg = run.config

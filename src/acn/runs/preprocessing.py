@@ -6,7 +6,7 @@ model, so every checkpoint and the final model file carry it): the dataset (its 
 with the class subset and validation fraction), the input shape, the class names, the test-time
 normalisation (per-channel mean/std of the training split) and, for text models, the tokenizer
 itself (the Hugging Face ``tokenizers`` JSON, so there is no second file to keep in sync) with its
-sequence length. :func:`eval_config` turns it back into the config whose test split and
+sequence length. :func:`eval_config_from` turns it back into the config whose test split and
 preparation are those the model was trained for, on its recorded dataset or on another one
 (``--data SPEC``): the class subset, normalisation and tokenizer stay the model's.
 """
@@ -55,7 +55,7 @@ def describe_preprocessing(cfg: TrainConfig, data: TrainData) -> dict[str, Any]:
     return out
 
 
-def eval_config(
+def eval_config_from(
     pretrained: dict[str, Any], data: str | None = None, where: str = ""
 ) -> TrainConfig:
     """The config whose test split and preparation a model with ``pretrained`` (its
