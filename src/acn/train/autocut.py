@@ -13,8 +13,8 @@ scores every depth in one pass. The monitor here turns that into a training-time
    to keep ``cutoff + margin`` blocks (the largest cutoff of those evaluations, so the cut is no
    deeper than any of them asked for), and never fewer than one. Cuts may repeat.
 
-The monitor only evaluates and decides: :meth:`AutoCut.after_evaluation` returns a
-:class:`CutDecision`, and the trainer (:mod:`acn.train.loop`) acts on it - it cuts its model in
+The monitor only evaluates (:meth:`AutoCut.val_correct`) and decides (:meth:`AutoCut.decide`
+returns a :class:`CutDecision`), and the trainer (:mod:`acn.train.loop`) acts on it - it cuts its model in
 place (:meth:`acn.models.base.StackModel.cut_`; the kept blocks are the same parameter objects,
 so their AdamW moments and step counts carry over and the LR schedule continues where it was) and
 rebuilds what depends on the model. Under torchrun the validation pass is sharded and its
@@ -143,19 +143,12 @@ class AutoCut:
             return depth
         return min(depth, max(MIN_DEPTH, max(self.clear[-o.patience :]) + o.margin))
 
-    def after_evaluation(
-        self,
-        model: StackModel,
-        data: TrainData,
-        ctx: dist.DistContext,
-        device: torch.device,
-        batch_size: int,
-        at: Progress,
+    def decide(
+        self, correct: Tensor, depth: int, at: Progress, ctx: dist.DistContext
     ) -> CutDecision:
-        """Score the validation split and decide (rank 0 decides, every rank gets the depth)."""
-        correct = self.val_correct(model, data, ctx, device, batch_size)
+        """What to do with a ``depth``-block model whose validation results are ``correct``
+        (:meth:`val_correct`); rank 0 decides, every rank gets the same decision."""
         iv = self.interval(correct)
-        depth = model.depth
         new_depth = self.rule(iv, depth, at) if ctx.is_main else depth
         new_depth = dist.broadcast_int(new_depth, ctx)
         record: dict[str, Any] = {

@@ -219,16 +219,7 @@ class Trainer:
             if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
                 record = self.evaluate()
                 if self.auto_cut is not None:  # may cut the model: after evaluate, before save
-                    decision = self.auto_cut.after_evaluation(
-                        self.model,
-                        self.data,
-                        self.ctx,
-                        self.device,
-                        cfg.eval_batch_size,
-                        Progress(self.epoch, self.step, cfg.epochs),
-                    )
-                    record.update(decision.record)
-                    self.apply(decision)
+                    record.update(self.auto_cut_step())
                 if self.ctx.is_main:
                     self.metrics.append(record)
                 self.log(_eval_line(record, cfg.epochs, self.model.depth))
@@ -371,9 +362,21 @@ class Trainer:
         self._dg_batch = (x, y)
         return direct_gradient_share
 
-    # -- acting on an auto-cut decision ---------------------------------------------------------
+    # -- auto-cut: evaluate, decide, act -------------------------------------------------------
+    def auto_cut_step(self) -> dict[str, Any]:
+        """Score the validation split, let auto-cut decide, and act on its decision (cut the
+        model, or nothing); returns the keys to add to the evaluation's metrics record."""
+        assert self.auto_cut is not None
+        correct = self.auto_cut.val_correct(
+            self.model, self.data, self.ctx, self.device, self.cfg.eval_batch_size
+        )
+        at = Progress(self.epoch, self.step, self.cfg.epochs)
+        decision = self.auto_cut.decide(correct, self.model.depth, at, self.ctx)
+        self.apply(decision)
+        return decision.record
+
     def apply(self, decision: CutDecision) -> None:
-        """Act on what auto-cut decided after an evaluation: cut the model, or nothing."""
+        """Act on an auto-cut decision: cut the model, or nothing."""
         if decision.cut:
             self.cut(decision.depth)
             self.train_model = dist.TrainingModel(self.model, self.ctx, self.device)  # DDP anew
