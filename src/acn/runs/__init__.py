@@ -1,6 +1,7 @@
 """Run directories: the one home of everything a training run writes and every later command reads.
 
-- :mod:`.config`: the run's resolved config (``config.yaml``) as plain dataclasses;
+- :mod:`.config`: the run's resolved config (``config.yaml``) as plain dataclasses, read through
+  :mod:`.yaml_file` (bounded, alias bombs refused);
 - :mod:`.inputs`: the data a config trains and tests on, prepared as training does;
 - :mod:`.files`: writing ``metrics.jsonl`` and ``summary.json``;
 - :mod:`.run`: :class:`Run`, the one reader of a run directory;
