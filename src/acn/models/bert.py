@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..blocks import TransformerBlock
+from ..connectivity import check_depth
 from ..errors import ConfigError, DataError
 from .base import ModelConfig, StackModel
 from .init import init_transformer_weights
@@ -168,7 +169,7 @@ class BertModel(StackModel):
         if not (return_dict or output_hidden_states):
             return super().forward(x, depth, attention_mask=attention_mask)
         x0, kwargs = self.start(x, attention_mask=attention_mask)
-        depth = self.depth if depth is None else self.stack._check_depth(depth)
+        depth = self.depth if depth is None else check_depth(depth, self.depth)
         state, states = self.stack.start(x0), [x0]
         for _ in range(depth):
             state = self.stack.step(state, **kwargs)
