@@ -22,10 +22,8 @@ from pathlib import Path
 import torch
 
 import acn
-from acn.runs.config import load_run_config
-from acn.runs.files import read_metrics
+from acn.runs import Run
 from acn.runs.inputs import load_train_data, model_values
-from acn.train.autocut import cut_in_place
 from acn.train.losses import get_loss
 from acn.train.optim import build_optimizer
 from acn.utils import machine_info, table
@@ -33,7 +31,7 @@ from acn.utils import machine_info, table
 
 def steps_per_depth(run_dir: Path) -> tuple[int, dict[int, int]]:
     """(start depth, {depth: optimizer steps taken at it}) from the run's metrics."""
-    records = read_metrics(run_dir)
+    records = Run(run_dir).metrics()
     start = len(records[0]["accuracy_per_depth"]) - 1
     depth, last, steps = start, 0, {}
     for r in records:
@@ -48,7 +46,7 @@ def step_fn(cfg, depth: int, batch: tuple[torch.Tensor, torch.Tensor]):
     torch.manual_seed(0)
     info = load_train_data(cfg).info
     model = acn.create_model(cfg.model.name, cfg.model.connectivity, **model_values(cfg, info))
-    cut_in_place(model, depth)
+    model.cut_(depth)
     model.train()
     opt, loss_fn = build_optimizer(model, cfg.optim), get_loss(cfg.loss)
 
@@ -69,7 +67,7 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     for run in args.runs:
-        cfg = load_run_config(run)
+        cfg = Run(run).config
         data = load_train_data(cfg)
         x, y = data.splits.train.x[: cfg.batch_size], data.splits.train.y[: cfg.batch_size]
         gen = torch.Generator().manual_seed(0)
