@@ -51,8 +51,16 @@ def hf_config(model: acn.StackModel, **extra) -> transformers.BertConfig:
     )
 
 
-def hf_weights(model: acn.StackModel) -> dict[str, torch.Tensor]:
-    """Our parameters under the names of HF's ``BertModel`` (prefix ``bert.``)."""
+# HF's head modules -> ours (a weight and a bias each)
+CLS_HEAD = {"bert.pooler.dense": "head.dense", "classifier": "head.classifier"}
+MLM_HEAD = {
+    "cls.predictions.transform.dense": "head.dense",
+    "cls.predictions.transform.LayerNorm": "head.norm",
+}
+
+
+def hf_weights(model: acn.StackModel, head: dict[str, str]) -> dict[str, torch.Tensor]:
+    """Our parameters under the names of HF's ``BertModel`` (prefix ``bert.``) and ``head``."""
     s, d = model.state_dict(), model.config.dim
     out = {
         "bert.embeddings.word_embeddings.weight": s["embed.word.weight"],
@@ -73,6 +81,9 @@ def hf_weights(model: acn.StackModel) -> dict[str, torch.Tensor]:
             out[f"{hf}intermediate.dense.{kind}"] = s[f"{ours_}mlp.fc1.{kind}"]
             out[f"{hf}output.dense.{kind}"] = s[f"{ours_}mlp.fc2.{kind}"]
             out[f"{hf}output.LayerNorm.{kind}"] = s[f"{ours_}norm2.{kind}"]
+    for hf, ours_ in head.items():
+        for kind in ("weight", "bias"):
+            out[f"{hf}.{kind}"] = s[f"{ours_}.{kind}"]
     return out
 
 
@@ -92,13 +103,9 @@ def padded_ids(model: acn.StackModel) -> torch.Tensor:
 
 def test_classifier_bert_matches_hf_layer_by_layer():
     model = ours("bert_tiny")
-    weights = hf_weights(model)
-    s = model.state_dict()
-    for kind in ("weight", "bias"):
-        weights[f"bert.pooler.dense.{kind}"] = s[f"head.dense.{kind}"]
-        weights[f"classifier.{kind}"] = s[f"head.classifier.{kind}"]
     config = hf_config(model, num_labels=model.config.num_classes)
-    hf = load_into(transformers.BertForSequenceClassification(config), weights)
+    hf = transformers.BertForSequenceClassification(config)
+    hf = load_into(hf, hf_weights(model, CLS_HEAD))
     ids = padded_ids(model)
     mask = (ids != model.config.pad_id).long()
     with torch.no_grad():
@@ -114,11 +121,7 @@ def test_classifier_bert_matches_hf_layer_by_layer():
 
 def test_masked_lm_bert_matches_hf():
     model = ours("bert_tiny_mlm")
-    weights = hf_weights(model)
-    s = model.state_dict()
-    for kind in ("weight", "bias"):
-        weights[f"cls.predictions.transform.dense.{kind}"] = s[f"head.dense.{kind}"]
-        weights[f"cls.predictions.transform.LayerNorm.{kind}"] = s[f"head.norm.{kind}"]
+    weights, s = hf_weights(model, MLM_HEAD), model.state_dict()
     weights["cls.predictions.decoder.weight"] = s["embed.word.weight"]  # tied, as in BERT
     weights["cls.predictions.bias"] = weights["cls.predictions.decoder.bias"] = s["head.bias"]
     hf = load_into(transformers.BertForMaskedLM(hf_config(model)), weights)
