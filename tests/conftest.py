@@ -119,6 +119,7 @@ MARKS: dict[str, tuple[str, ...]] = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by these markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = item.path.name
@@ -126,3 +127,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = MARKS.get(module, ()) + MARKS.get(f"{module}::{test}", ())
         for name in names:
             item.add_marker(getattr(pytest.mark, name))
+        # CI's pass with the development data leaves out `slow and not e2e` (see .ci/run)
+        marks = {m.name for m in item.iter_markers()}
+        if "slow" in marks and "e2e" not in marks and "shared_data" in item.fixturenames:
+            raise pytest.UsageError(
+                f"{item.nodeid} is slow and reads the development data: mark it e2e too"
+            )
