@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from _compress_runs import make_run
 from acn.cli import main
 
 FILE = "{tmp}/a-file"
@@ -102,11 +101,11 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def places(tmp_path_factory) -> dict[str, Path]:
+def places(tmp_path_factory, tiny_runs) -> dict[str, Path]:
     """A trained run, and one whose default output paths are taken by files."""
     root = tmp_path_factory.mktemp("bad")
-    run = make_run(root, "acn", steps=2)
-    blocked = make_run(root / "blocked", "acn", steps=2)
+    run = tiny_runs.copy("mixer-acn", root)
+    blocked = tiny_runs.copy("mixer-acn", root / "blocked")
     for name in ("probe", "compressed", "grads", "exit", "export"):
         (blocked / name).write_text("a file where the default output directory would go")
     (blocked / "metrics.jsonl").write_text('{"epoch": 1}\n')

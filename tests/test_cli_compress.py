@@ -6,7 +6,6 @@ import json
 import pytest
 
 import acn
-from _compress_runs import make_run
 from acn.cli import main
 from acn.compress.cost import cost
 from acn.compress.prune import prunable_weights
@@ -52,8 +51,8 @@ def test_cost_errors_are_one_line(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("cli"), "acn")
+def run_dir(tmp_path_factory, tiny_runs):
+    return tiny_runs.copy("mixer-acn", tmp_path_factory.mktemp("cli"))
 
 
 def test_compress_run_end_to_end(run_dir, capsys):
@@ -101,8 +100,8 @@ def test_compress_errors_are_one_line_and_keep_the_source(run_dir, tmp_path, cap
     assert source.read_bytes() == before
 
 
-def test_prune_acn_and_residual_runs_on_one_plot(run_dir, tmp_path, capsys):
-    residual = make_run(tmp_path, "residual")
+def test_prune_acn_and_residual_runs_on_one_plot(run_dir, tiny_runs, tmp_path, capsys):
+    residual = tiny_runs.copy("mixer-residual", tmp_path)
     out = tmp_path / "out"
     argv = ["prune", str(run_dir), str(residual / "checkpoint"), "--sparsities", "0,50,90"]
     assert main([*argv, "--out", str(out), "--save-models"]) == 0

@@ -6,13 +6,12 @@ import json
 
 import pytest
 
-from _exits_helpers import trained_run
 from acn.cli import main
 
 
 @pytest.fixture(scope="module")
-def shared_run(tmp_path_factory):
-    return trained_run(tmp_path_factory.mktemp("cli_exit"), "--loss=exits", name="shared")
+def shared_run(tmp_path_factory, tiny_runs):
+    return tiny_runs.copy("exits", tmp_path_factory.mktemp("cli_exit"), name="shared")
 
 
 def test_exit_on_a_run_prints_the_table_and_writes_the_sweep(shared_run, capsys):

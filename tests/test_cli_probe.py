@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import acn
-from _compress_runs import make_run
 from acn.cli import main
 from acn.evaluation import evaluate_per_depth
 from acn.runs.evaldata import eval_config, load_eval_data
@@ -16,9 +15,9 @@ from acn.train.gradient_share import direct_gradient_share
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, tiny_runs):
     root = tmp_path_factory.mktemp("probe")
-    return {mode: make_run(root, mode, steps=30) for mode in ("acn", "residual")}
+    return {mode: tiny_runs.copy(f"mixer-{mode}", root) for mode in ("acn", "residual")}
 
 
 def errors(capsys) -> list[str]:

@@ -5,7 +5,6 @@ import torch
 from safetensors.torch import load_file
 
 import acn
-from _compress_runs import make_run
 from acn.compress.prune import global_magnitude_prune, measure_sparsity, prunable_weights
 from acn.compress.sweep import plot_curves, prune_sweep
 from acn.errors import ConfigError
@@ -70,8 +69,8 @@ def test_inplace_and_bad_fractions():
         global_magnitude_prune(acn.create_model("mlp_s4", depth=0, in_features=8, dim=4), 0.5)
 
 
-def test_sweep_scores_saved_models_at_every_level(tmp_path):
-    run = make_run(tmp_path, "acn")
+def test_sweep_scores_saved_models_at_every_level(tmp_path, tiny_runs):
+    run = tiny_runs.copy("mixer-acn", tmp_path)
     model = acn.load(run)
     data = eval_data(model, run)
 

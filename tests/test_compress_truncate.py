@@ -5,7 +5,7 @@ import torch
 import yaml
 
 import acn
-from _compress_runs import make_run, write_data
+from _compress_runs import write_data
 from acn.compress.report import comparison_rows
 from acn.compress.truncate import choose_depth, compress
 from acn.errors import ConfigError, DataError
@@ -30,8 +30,8 @@ def test_choose_depth_given_or_by_tolerance():
 
 
 @pytest.fixture(scope="module")
-def acn_run(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("runs"), "acn")
+def acn_run(tmp_path_factory, tiny_runs):
+    return tiny_runs.copy("mixer-acn", tmp_path_factory.mktemp("runs"))
 
 
 def test_compress_writes_a_standalone_model_that_matches_depth_k(acn_run, tmp_path):

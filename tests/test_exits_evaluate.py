@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import acn
-from _exits_helpers import trained_run
 from acn.compress.flops import flops_per_depth
 from acn.errors import ConfigError, DataError
 from acn.evaluation.cutoff import cutoff_depth
@@ -28,9 +27,8 @@ QUICK = dict(latency_samples=4, warmup=0, repeats=1, batch_size=8)
 
 
 @pytest.fixture(scope="module")
-def branch_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("exits")
-    run = trained_run(root, "--loss=exits", "--model.overrides.exit_branches=[1,2]")
+def branch_run(tmp_path_factory, tiny_runs):
+    run = tiny_runs.copy("exits-branches", tmp_path_factory.mktemp("exits"))
     model = acn.load(run)
     val, test, _ = load_exit_splits(model, run)
     return model, val, test

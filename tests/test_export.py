@@ -13,15 +13,14 @@ import pytest
 import torch
 
 import acn
-from _compress_runs import make_run
 from _export_helpers import FAMILY_PRESETS, block_indices, tiny
 from acn.cli import main
 from acn.export import Parity, export_model
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("export"), steps=10)
+def run(tmp_path_factory, tiny_runs):
+    return tiny_runs.copy("mixer-acn", tmp_path_factory.mktemp("export"))
 
 
 @pytest.mark.parametrize("name", FAMILY_PRESETS)

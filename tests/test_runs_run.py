@@ -7,18 +7,13 @@ import json
 import pytest
 import torch
 
-from _train_helpers import tiny_config
 from acn.errors import CheckpointError
 from acn.runs import Run
-from acn.train import train
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Run:
-    tmp = tmp_path_factory.mktemp("run")
-    cfg = tiny_config(tmp)
-    train(cfg, progress=False, log=None)
-    return Run(cfg.out_dir)
+def finished(tmp_path_factory, tiny_runs) -> Run:
+    return Run(tiny_runs.copy("train", tmp_path_factory.mktemp("run")))
 
 
 def test_reads_everything_a_finished_run_holds(finished: Run) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 
 import pytest
 import torch
 
 import acn
-from _train_helpers import tiny_config
 from acn.errors import CheckpointError
 from acn.models import build_model
 from acn.train import load_config, train
@@ -17,16 +15,14 @@ from acn.train.checkpoint import STEP_KEY, load_checkpoint, read_state
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ckpt")
-    return train(tiny_config(base, "--epochs=1"), log=None).run_dir
+def finished_run(tmp_path_factory, tiny_runs):
+    """A finished 2-epoch run of 8 steps."""
+    return tiny_runs.copy("train", tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture
-def run_copy(finished_run, tmp_path):
-    dst = tmp_path / "run"
-    shutil.copytree(finished_run, dst)
-    return dst
+def run_copy(tiny_runs, tmp_path):
+    return tiny_runs.copy("train", tmp_path)
 
 
 def _without_checksums(run_dir):
@@ -37,7 +33,7 @@ def _without_checksums(run_dir):
 
 def _resume(run_dir, *extra):
     """Resume the run in ``run_dir`` with its own config (as ``acn train --resume`` does)."""
-    cfg = load_config(run_dir / "config.yaml", ["--epochs=2", f"--out_dir={run_dir}", *extra])
+    cfg = load_config(run_dir / "config.yaml", ["--epochs=3", f"--out_dir={run_dir}", *extra])
     return train(cfg, resume=True, log=None)
 
 
@@ -49,15 +45,15 @@ def _one_line_error(run_dir, match, *extra):
 
 def test_state_is_plain_tensors_and_python(finished_run):
     state = read_state(finished_run)  # torch.load(weights_only=True) inside
-    assert state["step"] == 4 and state["epoch"] == 1
+    assert state["step"] == 8 and state["epoch"] == 2
     assert {"optimizer", "scheduler", "rng", "config"} <= set(state)
     meta = acn.serialization.read_metadata(finished_run)
-    assert meta[STEP_KEY] == "4"
+    assert meta[STEP_KEY] == "8"
 
 
 def test_resume_continues_a_finished_run_for_more_epochs(run_copy):
     result = _resume(run_copy)
-    assert result.summary["epochs"] == 2 and result.summary["steps"] == 8
+    assert result.summary["epochs"] == 3 and result.summary["steps"] == 12
 
 
 def test_corrupt_state_is_refused(run_copy):
@@ -89,8 +85,8 @@ def test_weights_and_state_from_different_steps_are_refused(run_copy):
     _without_checksums(run_copy)
     # weights and state of different steps (the old layout could leave such a pair)
     weights = run_copy / "checkpoint" / "model.safetensors"
-    acn.save(acn.load(weights), weights, metadata={STEP_KEY: "8"})
-    _one_line_error(run_copy, "inconsistent: weights are from step 8, training state from step 4")
+    acn.save(acn.load(weights), weights, metadata={STEP_KEY: "4"})
+    _one_line_error(run_copy, "inconsistent: weights are from step 4, training state from step 8")
 
 
 def test_other_architecture_is_refused(run_copy):

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ConfigError, DataError
 from .dataset import DataSplits
 from .sources.cifar import load_cifar10, load_cifar100
+from .sources.common import existing
 from .sources.idx import has_idx, load_idx
 from .sources.mnist5k import load_mnist5k
 from .sources.npz import load_npz
@@ -59,11 +60,9 @@ def list_datasets() -> dict[str, str]:
 
 def detect(path: str) -> str:
     """Source name for a bare path, judged by its content."""
-    p = Path(path).expanduser()
     if any(ch in path for ch in "*?["):
         return "wds"
-    if not p.exists():
-        raise DataError(f"data path does not exist: {p}")
+    p = existing(path)  # a regular file or a directory (never a FIFO or device)
     if p.is_file():
         name = p.name.lower()
         if name.endswith(".npz"):

@@ -17,6 +17,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 
 from ..errors import ConfigError, DataError
 from . import cache
+from .sources.common import MAX_TEXT_BYTES, read_limited
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
@@ -44,8 +45,9 @@ def train_tokenizer(
 def load_tokenizer(path: str | Path) -> Tokenizer:
     """A tokenizer JSON saved earlier; DataError if unreadable or without our special ids."""
     p = Path(path).expanduser()
+    text = read_limited(p, MAX_TEXT_BYTES, "tokenizer file")  # never a FIFO, never 2 GB
     try:
-        tok = Tokenizer.from_file(str(p))
+        tok = Tokenizer.from_str(text.decode("utf-8"))
     except Exception as exc:  # tokenizers raises its own Exception type for bad JSON
         raise DataError(f"cannot read tokenizer file {p}: {exc}") from exc
     for i, name in enumerate(SPECIAL_TOKENS):

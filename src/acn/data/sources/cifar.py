@@ -16,7 +16,15 @@ import torch
 
 from ...errors import ConfigError, DataError
 from ..dataset import ArrayDataset, DataSplits, make_splits
-from .common import CIFAR10_CLASSES, existing, label_tensor, numbered_classes, reading
+from .common import (
+    CIFAR10_CLASSES,
+    MAX_ARRAY_BYTES,
+    existing,
+    label_tensor,
+    numbered_classes,
+    open_regular,
+    reading,
+)
 
 # Unpickling runs whatever callables the file names, so a downloaded "dataset" could execute
 # arbitrary code. CIFAR batches only need numpy array reconstruction; allow exactly that.
@@ -47,7 +55,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 def load_pickle(path: Path) -> dict[str, Any]:
     """A CIFAR batch dict, with bytes keys (Python 2 pickles) turned into str."""
-    with reading(path, "CIFAR batch"), path.open("rb") as f:
+    with open_regular(path, MAX_ARRAY_BYTES, "CIFAR batch") as f, reading(path, "CIFAR batch"):
         # latin1 is what numpy documents for Python-2 pickles of arrays.
         obj = _NumpyOnlyUnpickler(f, encoding="latin1").load()
     if not isinstance(obj, dict):
@@ -82,15 +90,15 @@ def _read_split(files: list[Path], label_key: str, classes: list[str]) -> ArrayD
 
 def _locate(path: str, marker: str, subdir: str) -> Path:
     p = existing(path, want="dir")
-    if (p / marker).is_file():
+    if (p / marker).exists():
         return p
-    if (p / subdir / marker).is_file():
+    if (p / subdir / marker).exists():
         return p / subdir
     raise DataError(f"no CIFAR '{marker}' file in {p} (nor in {p / subdir})")
 
 
 def _meta_names(path: Path, key: str) -> list[str] | None:
-    names = load_pickle(path).get(key) if path.is_file() else None
+    names = load_pickle(path).get(key) if path.exists() else None
     return [str(n) for n in names] if names is not None else None
 
 
@@ -99,7 +107,7 @@ def load_cifar10(path: str) -> DataSplits:
     d = _locate(path, "data_batch_1", "cifar-10-batches-py")
     train_files = sorted(d.glob("data_batch_[0-9]*"), key=lambda f: int(f.name.rsplit("_", 1)[1]))
     test_file = d / "test_batch"
-    if not test_file.is_file():
+    if not test_file.exists():
         raise DataError(f"missing CIFAR test_batch in {d}")
     classes = _meta_names(d / "batches.meta", "label_names") or list(CIFAR10_CLASSES)
     train = _read_split(train_files, "labels", classes)
@@ -112,7 +120,7 @@ def load_cifar100(path: str, labels: str = "fine") -> DataSplits:
     if labels not in ("fine", "coarse"):
         raise ConfigError(f"CIFAR-100 labels must be 'fine' or 'coarse', got {labels!r}")
     d = _locate(path, "train", "cifar-100-python")
-    if not (d / "test").is_file():
+    if not (d / "test").exists():
         raise DataError(f"missing CIFAR-100 test file in {d}")
     n = 100 if labels == "fine" else 20
     classes = _meta_names(d / "meta", f"{labels}_label_names") or numbered_classes(n)

@@ -7,15 +7,29 @@ vector. Image arrays may be uint8 or float in [0, 1]. Without x_test a determini
 
 from __future__ import annotations
 
+import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.lib import format as npy
 
 from ...errors import DataError
 from ..dataset import ArrayDataset, DataSplits, make_splits
 from ..splits import stratified_split
-from .common import existing, label_tensor, numbered_classes, reading
+from .common import (
+    MAX_ARRAY_BYTES,
+    existing,
+    format_size,
+    label_tensor,
+    num_classes,
+    numbered_classes,
+    open_regular,
+    reading,
+)
+
+_HEADER_READERS = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
 
 
 def _as_images(x: np.ndarray, path: Path) -> torch.Tensor:
@@ -53,11 +67,48 @@ def _as_inputs(x: np.ndarray, path: Path) -> tuple[torch.Tensor, str]:
     raise DataError(f"x must be 2-D (vectors), 3-D or 4-D (images), got shape {x.shape}: {path}")
 
 
+def _member_sizes(z: zipfile.ZipFile, p: Path) -> None:
+    """Check every array's header against the bytes its member really holds, and the total
+    against :data:`MAX_ARRAY_BYTES`, before numpy allocates what a header promises."""
+    total = 0
+    for info in z.infolist():
+        name = info.filename.removesuffix(".npy")
+        with z.open(info) as member:
+            version = npy.read_magic(member)
+            if version not in _HEADER_READERS:
+                raise DataError(f"array {name!r} in {p} uses .npy format {version}; save it again")
+            shape, _, dtype = _HEADER_READERS[version](member)
+            header = member.tell()
+        if dtype.hasobject:
+            raise DataError(f"array {name!r} in {p} holds Python objects; store plain numbers")
+        declared = math.prod(shape) * dtype.itemsize
+        if declared != info.file_size - header:
+            raise DataError(
+                f"array {name!r} in {p} claims shape {tuple(shape)} of {dtype} ({declared:,} "
+                f"bytes) but holds {info.file_size - header:,} bytes: a corrupt or crafted file"
+            )
+        total += declared
+    if total > MAX_ARRAY_BYTES:
+        raise DataError(
+            f"{p} holds {format_size(total)} of arrays, more than the "
+            f"{format_size(MAX_ARRAY_BYTES)} acn loads into memory"
+        )
+
+
+def read_npz(p: Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz, refused in one line if a header does not fit its member."""
+    with open_regular(p, what="npz file") as f, reading(p, "npz file"):
+        with zipfile.ZipFile(f) as z:
+            _member_sizes(z, p)
+        f.seek(0)
+        with np.load(f, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+
+
 def load_npz(path: str, test_fraction: float = 0.2, seed: int = 0) -> DataSplits:
     """Train/test from an .npz file (see module docstring)."""
     p = existing(path, want="file")
-    with reading(p, "npz file"), np.load(p, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = read_npz(p)
     for key in ("x", "y"):
         if key not in arrays:
             raise DataError(f"npz file lacks array {key!r} (has {sorted(arrays)}): {p}")
@@ -71,8 +122,7 @@ def load_npz(path: str, test_fraction: float = 0.2, seed: int = 0) -> DataSplits
     if "classes" in arrays:
         classes = [str(c) for c in arrays["classes"].tolist()]
     else:
-        top = max(int(t.max()) + 1 if len(t) else 0 for t in (y, *(tests[1:] if tests else ())))
-        classes = numbered_classes(top)
+        classes = numbered_classes(num_classes(y))
     train = ArrayDataset(x, y, classes, kind, source=str(p))
     if tests is not None:
         test = ArrayDataset(tests[0], tests[1], classes, kind, source=f"{p} (x_test)")

@@ -7,7 +7,9 @@ quick run with `limit` uses the same token ids as a full run.
 from __future__ import annotations
 
 import csv
+import io
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -16,7 +18,15 @@ from tokenizers import Tokenizer
 from ...errors import ConfigError, DataError
 from .. import tokenizer as wp
 from ..dataset import ArrayDataset, DataSplits, make_splits
-from .common import existing, reading
+from .common import (
+    MAX_TEXT_BYTES,
+    existing,
+    is_integer_label,
+    open_regular,
+    parse_label,
+    read_limited,
+    reading,
+)
 
 TEXT_COLUMNS = ("sentence", "text")
 TEST_FILES = ("test.tsv", "validation.tsv", "dev.tsv")
@@ -43,51 +53,75 @@ def _check_memory(rows: int, max_len: int) -> None:
         )
 
 
+def _open_text(path: Path, what: str) -> io.TextIOWrapper:
+    """A UTF-8 text file of at most :data:`MAX_TEXT_BYTES`, for csv (which wants newline="")."""
+    return io.TextIOWrapper(open_regular(path, MAX_TEXT_BYTES, what), encoding="utf-8", newline="")
+
+
 def read_tsv(path: Path) -> tuple[list[str], list[str]]:
     """(texts, labels) from a TSV with a header naming `label` and `sentence` or `text`."""
-    with reading(path, "TSV file"), path.open(newline="", encoding="utf-8") as f:
+    with reading(path, "TSV file"), _open_text(path, "TSV file") as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(rows, None)
-        if header is None:
-            raise DataError(f"empty TSV file: {path}")
-        text_col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
-        if "label" not in header or text_col is None:
+        try:
+            return _tsv_rows(rows, path)
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit() characters
+            raise DataError(f"{path}:{rows.line_num}: {exc}") from None
+
+
+def _tsv_rows(rows: Iterator[list[str]], path: Path) -> tuple[list[str], list[str]]:
+    header = next(rows, None)
+    if header is None:
+        raise DataError(f"empty TSV file: {path}")
+    text_col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
+    if "label" not in header or text_col is None:
+        raise DataError(f"TSV header needs 'label' and 'sentence' or 'text', got {header}: {path}")
+    label_col = header.index("label")
+    texts, labels = [], []
+    for lineno, row in enumerate(rows, start=2):
+        if len(row) != len(header):
             raise DataError(
-                f"TSV header needs 'label' and 'sentence' or 'text', got {header}: {path}"
+                f"{path}:{lineno}: expected {len(header)} tab-separated fields, got {len(row)}"
             )
-        label_col = header.index("label")
-        texts, labels = [], []
-        for lineno, row in enumerate(rows, start=2):
-            if len(row) != len(header):
-                raise DataError(
-                    f"{path}:{lineno}: expected {len(header)} tab-separated fields, got {len(row)}"
-                )
-            label = row[label_col].strip()
-            if not label:
-                raise DataError(f"{path}:{lineno}: empty label")
-            texts.append(row[text_col])
-            labels.append(label)
+        label = row[label_col].strip()
+        if not label:
+            raise DataError(f"{path}:{lineno}: empty label")
+        texts.append(row[text_col])
+        labels.append(label)
     return texts, labels
 
 
 def _has_labels(path: Path) -> bool:
     """GLUE test.tsv files carry no labels; those cannot serve as the test split."""
-    with reading(path, "TSV file"), path.open(newline="", encoding="utf-8") as f:
-        return "label" in f.readline().rstrip("\r\n").split("\t")
+    with reading(path, "TSV file"), _open_text(path, "TSV file") as f:
+        header = f.readline(1 << 16)  # a header is short; a file of one huge line is not read
+        return "label" in header.rstrip("\r\n").split("\t")
 
 
 def label_ids(
-    train: list[str], test: list[str], test_path: Path
+    train: list[str], test: list[str], train_path: Path, test_path: Path
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """Integer labels are used as given; string labels map to ids in sorted order."""
-    if all(s.isdigit() for s in train):
-        classes = [str(i) for i in range(max(int(s) for s in train) + 1)]
+    """Integer labels (ASCII digits) are class indices as given ("07" is class 7); other labels
+    map to ids in sorted order. Test labels must occur among the training classes."""
+    indices = [is_integer_label(s) for s in train]
+    if any(indices) and not all(indices):  # e.g. "²", which str.isdigit() takes for a digit
+        name = train[indices.index(False)]
+        raise DataError(
+            f"{train_path}: labels mix class indices ({train[indices.index(True)]!r}) and "
+            f"names ({name[:40]!r}); use one kind"
+        )
+    if all(indices):
+        numbers = [parse_label(s, train_path) for s in train]
+        classes = [str(i) for i in range(max(numbers) + 1)]
+        train = [str(n) for n in numbers]
+        test = [str(parse_label(s, test_path)) if is_integer_label(s) else s for s in test]
     else:
         classes = sorted(set(train))
     index = {c: i for i, c in enumerate(classes)}
     unknown = next((s for s in test if s not in index), None)
     if unknown is not None:
-        raise DataError(f"label {unknown!r} in {test_path} does not occur in the training labels")
+        raise DataError(
+            f"label {unknown[:40]!r} in {test_path} does not occur in the training labels"
+        )
     return _ids(train, index), _ids(test, index), classes
 
 
@@ -117,9 +151,9 @@ def load_tsv(
     _check_options(limit, max_len)
     d = existing(path, want="dir")
     train_path = d / "train.tsv"
-    if not train_path.is_file():
+    if not train_path.exists():  # a FIFO or directory is found here and refused when opened
         raise DataError(f"missing train.tsv in {d}")
-    test_path = next((d / n for n in TEST_FILES if (d / n).is_file() and _has_labels(d / n)), None)
+    test_path = next((d / n for n in TEST_FILES if (d / n).exists() and _has_labels(d / n)), None)
     if test_path is None:
         raise DataError(f"no labelled test.tsv, validation.tsv or dev.tsv in {d}")
     train_texts, train_labels = read_tsv(train_path)
@@ -127,7 +161,7 @@ def load_tsv(
     if not train_texts:
         raise DataError(f"no rows in {train_path}")
     _check_memory(len(train_texts[:limit]) + len(test_texts[:limit]), max_len)
-    y_train, y_test, classes = label_ids(train_labels, test_labels, test_path)
+    y_train, y_test, classes = label_ids(train_labels, test_labels, train_path, test_path)
     tok, tok_path = wp.get_tokenizer(
         train_texts, [train_path], vocab_size=vocab_size, lowercase=lowercase,
         cache_dir=cache_dir, tokenizer=tokenizer,
@@ -176,8 +210,10 @@ def load_text(
     if not 0.0 < test_fraction < 1.0:
         raise ConfigError(f"test_fraction must be between 0 and 1, got {test_fraction}")
     p = existing(path, want="file")
+    raw = read_limited(p, MAX_TEXT_BYTES, "text file")
     with reading(p, "text file"):
-        lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+        lines = [ln.strip() for ln in raw.decode("utf-8").splitlines()]
+    del raw
     lines = [ln for ln in lines if ln]
     tok, tok_path = wp.get_tokenizer(
         lines,

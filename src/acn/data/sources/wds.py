@@ -27,9 +27,18 @@ from ...errors import ConfigError, DataError
 from .. import cache
 from ..dataset import ArrayDataset, DataSplits, make_splits
 from ..splits import stratified_split
-from .common import class_names, existing, label_tensor, reading
+from .common import (
+    class_names,
+    existing,
+    label_tensor,
+    num_classes,
+    open_regular,
+    parse_label,
+    reading,
+)
 
 IMAGE_EXTS = {"jpg", "jpeg", "png", "webp", "ppm", "pgm", "bmp"}
+MAX_MEMBER_BYTES = 64 << 20  # one encoded image or label; larger is not a dataset sample
 SHARD_PATTERNS = ("*.tar", "*.tar.gz", "*.tgz")
 
 
@@ -86,9 +95,10 @@ def read_shard(shard: Path, limit: int | None = None) -> tuple[np.ndarray, np.nd
             raise DataError(f"sample {key!r} lacks an image or a .cls label in shard {shard}")
         try:
             img = _decode(sample[img_ext])
-            labels.append(int(sample["cls"].decode().strip()))
+            label = sample["cls"].decode()
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise DataError(f"corrupt sample {key!r} in shard {shard}: {exc}") from exc
+        labels.append(parse_label(label, f"sample {key!r} in shard {shard}"))
         if images and img.shape != images[0].shape:
             raise DataError(
                 f"sample {key!r} is {img.shape}, earlier ones {images[0].shape}, in shard {shard}"
@@ -96,10 +106,19 @@ def read_shard(shard: Path, limit: int | None = None) -> tuple[np.ndarray, np.nd
         images.append(img)
 
     # Streaming mode reads the file once, front to back, and reports a member cut short.
-    with reading(shard, "shard"), tarfile.open(shard, "r|*") as tf:
+    with (
+        open_regular(shard, what="shard") as f,
+        reading(shard, "shard"),
+        tarfile.open(fileobj=f, mode="r|*") as tf,
+    ):
         for member in tf:
             if not member.isfile():
                 continue
+            if member.size > MAX_MEMBER_BYTES:
+                raise DataError(
+                    f"member {member.name!r} of shard {shard} is {member.size:,} bytes, more "
+                    f"than the {MAX_MEMBER_BYTES:,} of a sample acn reads"
+                )
             k, ext = _split_key(member.name)
             if k != key:
                 finish()
@@ -121,7 +140,7 @@ def _check_end_marker(shard: Path) -> None:
     in a member's last data block (image bytes, label digits), never 1024 zero bytes."""
     if shard.suffix != ".tar":
         return  # compressed shards: gzip itself detects a cut-off stream
-    with shard.open("rb") as f:
+    with open_regular(shard, what="shard") as f:
         f.seek(max(0, shard.stat().st_size - 1024))
         tail = f.read()
     if len(tail) < 1024 or tail.count(0) != len(tail):
@@ -197,7 +216,7 @@ def load_wds(
         cache.save_arrays(entry, arrays)
     source = str(path)
     train_y = label_tensor(arrays["train_y"], source)
-    classes = class_names(int(train_y.max()) + 1, source)
+    classes = class_names(num_classes(train_y), source)
     train = ArrayDataset(
         torch.from_numpy(arrays["train_x"]), train_y, classes, "image", source=source
     )
