@@ -5,7 +5,7 @@ import torch
 import yaml
 
 import acn
-from _compress_runs import write_data
+from _compress_runs import make_run, write_data
 from acn.compress.report import comparison_rows
 from acn.compress.truncate import choose_depth, compress
 from acn.errors import ConfigError, DataError
