@@ -10,7 +10,7 @@ import pytest
 import acn.experiments.context as context
 from _train_helpers import TINY_MODEL, tiny_npz
 from acn.cli import main
-from acn.errors import ConfigError
+from acn.errors import CheckpointError, ConfigError
 from acn.experiments.measures import ACCURACY, CUTOFF, Measure
 from acn.experiments.recipes import ENV_DATA
 from acn.experiments.results import read_result
@@ -232,6 +232,17 @@ def test_a_run_of_another_config_is_refused_and_left_alone(tmp_path, capsys):
     assert "another config (epochs differ)" in message and "left as it is" in message
     assert "remove" not in message and "delete" not in message
     assert before == {p: p.read_bytes() for p in config.parent.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("summary", ["[1, 2]", '{"depth": 3, "accuracy": 50.0}', "{"])
+def test_a_reused_summary_of_the_wrong_shape_is_one_line(tmp_path, summary):
+    exp = toy_study(tmp_path)
+    run_experiment(exp, options(tmp_path, seeds=1), log=None)
+    path = tmp_path / "runs" / "toy-suite" / "smoke" / "seed-0" / "acn" / "summary.json"
+    path.write_text(summary)
+    with pytest.raises(CheckpointError, match="summary.json") as error:
+        run_experiment(exp, options(tmp_path, seeds=1), log=None)
+    assert "\n" not in str(error.value) and path.read_text() == summary
 
 
 def test_runner_resumes_from_checkpoint(tmp_path, monkeypatch):

@@ -158,6 +158,8 @@ def draw(exp: Experiment, per_seed: list[SeedResult], out: Path) -> list[str]:
     assert exp.plot is not None
     try:
         paths = exp.plot(per_seed, out / exp.name)
+    except DataError as e:
+        raise DataError(f"cannot draw the figures of {exp.name}: {e}") from None
     except PLOT_ERRORS as e:
         raise DataError(
             f"cannot draw the figures of {exp.name} from these per-seed numbers "
@@ -170,10 +172,13 @@ def verdict_fields(exp: Experiment, per_seed: list[SeedResult]) -> dict[str, Any
     """The result's claim, rule, quantity interval, verdict and summary (from the numbers)."""
     finite = [v for v in exp.rule.values(per_seed) if v is not None and math.isfinite(v)]
     verdict = decide_claim(exp.rule, per_seed)
+    stats = interval(finite) if finite else None
+    if stats is not None and not math.isfinite(stats.mean):  # values near the float limit
+        stats = None
     return {
         "claim": {"text": exp.claim.text, "paper": exp.claim.paper},
         "rule": exp.rule.as_dict(),
-        "quantity": interval(finite).as_dict() if finite else None,
+        "quantity": stats.as_dict() if stats is not None else None,
         "verdict": verdict,
         "summary": summary_sentence(exp, per_seed, verdict),
     }
