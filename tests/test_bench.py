@@ -179,3 +179,16 @@ def test_update_readme_rewrites_only_the_block(tmp_path):
     assert main([*args, "--update-readme", str(readme)]) == 0
     data = read_result(out / "benchmarks.json")
     assert readme.read_text() == f"intro\n{summary_block(data)}\nend\n"
+
+
+def test_a_run_that_is_not_a_finished_run_is_refused_before_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench_runner, "run_item", no_run)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text("[1, 2]")
+    out = tmp_path / "out"
+    for run in (tmp_path / "absent", tmp_path / "run"):
+        args = ["bench", "--smoke", "--only", "deploy_speedup_vs_flops", "--run", str(run)]
+        assert main([*args, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("acn: error: ") and err.count("\n") == 1 and str(run) in err
+    assert not out.exists()

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import torch
 
+from ..errors import CheckpointError
 from ..experiments.bench import ITEMS, SCALES, run_bench, update_readme
 from ..experiments.bench.report import BENCH_BLOCK
 from ..experiments.blocks import check_readme
+from ..runs.run import Run
 from .args import add_out, add_seed, int_in
 
 DEFAULT_OUT = Path("runs/results")
@@ -66,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
     scale = "smoke" if args.smoke else "quick" if args.quick else args.scale
     if args.update_readme is not None:  # before the run: a README it cannot update stops it here
         check_readme(args.update_readme, [BENCH_BLOCK])
+    if args.run is not None:  # likewise a run directory that holds no finished, saved model
+        run = Run(args.run)
+        run.summary  # noqa: B018 - reading it checks it
+        if not run.has_checkpoint:
+            raise CheckpointError(
+                f"--run {args.run}: no saved model (checkpoint/model.safetensors)"
+            )
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     out = args.out if args.out is not None else DEFAULT_OUT

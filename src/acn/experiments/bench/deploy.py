@@ -10,7 +10,6 @@ FLOPs ratio residual / cut ACN. Goal: measured speedup within 15 % of the FLOPs 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from ...compress.cost import speeds
 from ...compress.flops import flops_per_depth
 from ...errors import ConfigError
 from ...models.base import StackModel
-from ...serialization import load
+from ...runs.run import Run
 from ...train.loop import train
 from ..demo import demo_config
 from .context import BenchContext, record
@@ -31,13 +30,8 @@ GOAL = 0.15
 def trained_acn(ctx: BenchContext) -> tuple[StackModel, int, str]:
     """(trained ACN model, its cutoff depth, where it came from)."""
     if ctx.run is not None:
-        summary_path = Path(ctx.run) / "summary.json"
-        if not summary_path.is_file():
-            raise ConfigError(f"--run {ctx.run}: no summary.json (is it a finished run directory?)")
-        cutoff = json.loads(summary_path.read_text()).get("cutoff_depth")
-        if cutoff is None:
-            raise ConfigError(f"--run {ctx.run}: summary.json has no cutoff_depth")
-        return load(ctx.run), int(cutoff), f"run {ctx.run}"
+        run = Run(ctx.run)  # a summary of the wrong shape, or no checkpoint: one line
+        return run.model().eval(), int(run.summary["cutoff_depth"]), f"run {ctx.run}"
     if ctx.work_dir is None:
         raise ConfigError("deploy_speedup_vs_flops needs a scratch directory or --run")
     quick = ctx.scale.deploy_epochs == 0
