@@ -22,7 +22,7 @@ from torch import nn
 
 from .reference_mixer import MLPMixer
 
-# the peer configs (issue 12): ViT 32 px / patch 4 / dim 192 / depth 6 / 3 heads / MLP 768;
+# the peer configs: ViT 32 px / patch 4 / dim 192 / depth 6 / 3 heads / MLP 768;
 # BERT 4 layers / hidden 256 / 4 heads / FFN 1024 / seq 128
 VIT = dict(image_size=32, patch_size=4, num_classes=10, dim=192, depth=6, heads=3, mlp_dim=768)
 BERT = dict(layers=4, hidden=256, heads=4, ffn=1024, seq=128, vocab=8192, num_labels=2)

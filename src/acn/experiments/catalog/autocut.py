@@ -7,7 +7,7 @@ monitor with ``auto_cut.cut=false`` (scored, never cut), so the three train on i
 and pay the same monitoring cost, and only the cut differs. Reported per seed and setting:
 final test accuracy, counted training FLOPs (``summary.json: total_train_flops``), training
 wall time (training + evaluations, from the run's clock) and the final model's inference FLOPs
-(``acn.cost``), and the ratios ACN+auto-cut / residual. The issue's goal: accuracy within 0.5
+(``acn.cost``), and the ratios ACN+auto-cut / residual. acn's goal: accuracy within 0.5
 points of residual with <= 0.7x its training FLOPs and wall time and <= 0.6x its inference FLOPs.
 """
 
@@ -221,7 +221,7 @@ CIFAR_VAL20 = merge(CIFAR, {"auto_cut": {"val_fraction": 0.2}})
 
 EXPERIMENT = Experiment(
     name="autocut",
-    title="Auto-cut while training (issue 10): ACN + auto-cut vs residual",
+    title="Auto-cut while training: ACN + auto-cut vs residual",
     claim=Claim(
         text="ACN with --auto-cut reaches the residual model's accuracy (within 0.5 points) "
         "with <= 0.7x its training FLOPs and <= 0.6x its inference FLOPs (wall time is "
@@ -261,7 +261,7 @@ EXPERIMENT = Experiment(
             params={"settings": {"mnist": MNIST, "cifar": CIFAR, "cifar_val20": CIFAR_VAL20}},
             changes="the demo Mixer (8 blocks, width 48) on MNIST-5k for 25 epochs, and an "
             "8-block width-64 Mixer with 8x8 patches on 5 CIFAR-10 classes x 300 images for "
-            "12 epochs (and the same with a 20% validation split); the issue names no paper "
+            "12 epochs (and the same with a 20% validation split); acn's own goal has no paper "
             "setting",
         ),
     },

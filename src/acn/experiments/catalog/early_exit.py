@@ -97,16 +97,6 @@ def shared_gap(a: dict[str, dict[str, Any]]) -> float:
     return a["acn-shared"]["flops_speedup"] - a["res-shared"]["flops_speedup"]
 
 
-def summarize(per_seed: list[SeedResult]) -> dict[str, Any]:
-    """Mean FLOPs speedup and accuracy of every row."""
-    out: dict[str, Any] = {}
-    for name, _, _ in CONFIGS:
-        for key in ("flops_speedup", "accuracy", "full_accuracy"):
-            vals = [r["arms"][name][key] for r in per_seed]
-            out[f"{name}_{key}"] = sum(vals) / len(vals)
-    return out
-
-
 def plot(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
     """Test accuracy against FLOPs speedup of every configuration (mean and each seed)."""
     seeds = [s["arms"] for s in per_seed]
@@ -187,7 +177,6 @@ EXPERIMENT = study(
     arms=arms,
     measures=(ROW,),
     contrasts=(Contrast("acn_minus_res_shared_speedup", shared_gap),),
-    summarize=summarize,
     plot=plot,
     readme={"early-exit-table": readme_table},
     scales={

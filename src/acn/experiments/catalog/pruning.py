@@ -15,7 +15,7 @@ from ...runs.evaldata import load_eval_data
 from ..measures import RUN_NUMBERS, Measure, Trained
 from ..recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE
 from ..study import Arm, Contrast, study
-from ..suite import Claim, Rule, Scale, SeedResult
+from ..suite import Claim, Rule, Scale, SeedResult, interval
 
 SPARSITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 HIGH = 0.5  # the rule compares the levels at and above this sparsity ("higher compression")
@@ -52,13 +52,13 @@ def gap(arms: dict[str, dict[str, Any]]) -> float:
 
 
 def summarize(per_seed: list[SeedResult]) -> dict[str, Any]:
-    """Mean full-depth accuracy per sparsity level for each model."""
+    """Full-depth accuracy per sparsity level for each model (95 % interval over seeds)."""
     out: dict[str, Any] = {}
     for c in ("residual", "acn"):
         levels = list(zip(*(r["arms"][c]["prune_curve"]["levels"] for r in per_seed)))
         for group in levels:
             target = round(group[0]["target"] * 100)
-            out[f"{c}_acc_at_{target}pct"] = sum(g["accuracy"][-1] for g in group) / len(group)
+            out[f"{c}_acc_at_{target}pct"] = interval([g["accuracy"][-1] for g in group]).as_dict()
     return out
 
 
