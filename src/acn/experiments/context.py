@@ -183,12 +183,18 @@ def config_digest(cfg: TrainConfig, roots: dict[str, Path] | None = None) -> str
 def config_differences(stored: TrainConfig, wanted: TrainConfig, roots: dict[str, Path]) -> list:
     """Dotted keys whose identities differ; a stored absolute path that sits where the wanted
     placeholder path does (a copy moved with its data) is the same place."""
-    a, b = _flat(identity(stored, roots)), _flat(identity(wanted, roots))
-    return [
-        k
-        for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k) and not _moved(a.get(k), b.get(k))
-    ]
+    return _differences(identity(stored, roots), identity(wanted, roots))
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _differences(va, vb, f"{prefix}{key}.")
+        elif va != vb and not _moved(va, vb):
+            out.append(prefix + key)
+    return out
 
 
 def _moved(stored: Any, wanted: Any) -> bool:
@@ -201,16 +207,6 @@ def _moved(stored: Any, wanted: Any) -> bool:
     return (
         stored.startswith(prefix) and stored.endswith(rest) and os.path.isabs(stored[len(prefix) :])
     )
-
-
-def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 def link_run(link: Path, run_dir: Path) -> None:
