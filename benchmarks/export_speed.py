@@ -8,21 +8,22 @@ weights' values, so untrained models are timed; the default cut (6 of 8 blocks f
 is the ACN cutoff that ``acn demo`` measures (README).
 
     python benchmarks/export_speed.py [--model mixer_s8] [--depth 6] [--repeats 15] [--threads 1]
-        [--out docs/results/export_speed.json]
+        [--out runs/results]
 
-Writes everything measured (machine, versions, load average, wall time) to ``--out``; the README's
-table is :func:`readme_table` of that file.
+Writes everything measured to ``OUT/export_speed.json``, a result of acn's one schema (kind
+``benchmark``, with its provenance: command, git commit, versions, machine, load, wall time);
+``acn report --readme`` renders the README's table from it
+(:func:`acn.experiments.bench.export_speed.readme_table`). The committed file is written with
+``--out docs/results``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import shlex
 import statistics
 import sys
 import tempfile
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,13 @@ import torch
 
 import acn
 from acn.compress.latency import time_interleaved
+from acn.experiments.bench.export_speed import readme_table
+from acn.experiments.results import Recorder, envelope, write_result
 from acn.export import export_model
-from acn.utils import machine_info, machine_line, table, write_json
+from acn.utils import machine_line, table
+
+NAME = "export_speed"
+TITLE = "ONNX Runtime vs eager PyTorch: full residual model and cut ACN"
 
 
 def ort_fn(path: Path, x: torch.Tensor, threads: int):
@@ -48,23 +54,6 @@ def ort_fn(path: Path, x: torch.Tensor, threads: int):
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     feed = {sess.get_inputs()[0].name: x.numpy()}
     return lambda: sess.run(None, feed)
-
-
-def readme_table(data: dict[str, Any]) -> str:
-    """The README's table of this benchmark's JSON (generated, never typed: a test compares)."""
-    batch = data["batch"]
-    lines = [
-        f"| model, runtime | batch-1 latency (ms) | vs eager residual | batch-{batch} throughput "
-        "(samples/s) | vs eager residual |",
-        "|---|---|---|---|---|",
-    ]
-    for r in data["timing"]:
-        runtime = {"eager": "eager", "onnxruntime": "ONNX Runtime"}[r["runtime"]]
-        lines.append(
-            f"| {r['model']}, {runtime} | {r['latency_ms']:.2f} | {r['latency_speedup']:.2f}x "
-            f"| {r['throughput']:,.0f} | {r['throughput_speedup']:.2f}x |"
-        )
-    return "\n".join(lines)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -127,28 +116,18 @@ def main() -> None:
         help="torch and ONNX Runtime threads (default 1: on a "
         "shared machine, more threads than idle cores make both runtimes' numbers meaningless)",
     )
-    p.add_argument("--out", default="docs/results/export_speed.json", help="the JSON written")
+    p.add_argument("--out", default="runs/results", help="output directory (default runs/results)")
     args = p.parse_args()
-    start, load_before = time.perf_counter(), os.getloadavg()
+    recorder = Recorder(shlex.join(["python", "benchmarks/export_speed.py", *sys.argv[1:]]))
     measured = measure(args)
-    data = {
-        "benchmark": "export_speed",
-        "command": "python benchmarks/export_speed.py " + " ".join(sys.argv[1:]),
-        **{k: getattr(args, k) for k in ("model", "depth", "batch", "repeats", "warmup", "seed")},
-        "threads": args.threads,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine_info("cpu", torch.float32),
-        "versions": {
-            "torch": torch.__version__,
-            "onnxruntime": ort.__version__,
-            "onnx": onnx.__version__,
-            "onnxscript": onnxscript.__version__,
-        },  # fmt: skip
-        "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
-        **measured,
-        "wall_time_s": round(time.perf_counter() - start, 1),
-    }
-    write_json(args.out, data)
+    provenance = recorder.provenance(
+        "cpu", torch.float32, onnxruntime=ort.__version__, onnx=onnx.__version__,
+        onnxscript=onnxscript.__version__,
+    )  # fmt: skip
+    parameters = {k: getattr(args, k) for k in ("model", "depth", "batch", "repeats", "warmup",
+                                                 "seed", "threads")}  # fmt: skip
+    data = {**envelope("benchmark", NAME, TITLE, provenance), "parameters": parameters, **measured}
+    path = write_result(Path(args.out) / f"{NAME}.json", data)
 
     print(f"{args.model}: parity of the exported files (64 inputs) and their size")
     rows = [(r["model"], r["blocks"], f"{r['max_abs_diff']:.1e}", f"{r['mib']:.2f}")
@@ -160,8 +139,9 @@ def main() -> None:
         f"median of {args.repeats} interleaved repeats after {args.warmup} warm-up rounds, "
         f"seed {args.seed}, onnxruntime {ort.__version__}, onnx threads = torch threads"
     )
-    print(f"machine: {machine_line(data['machine'])}; load average {data['load_average']}")
-    print(f"wall time {data['wall_time_s']:.0f} s; wrote {args.out}")
+    load = provenance["load_average"]
+    print(f"machine: {machine_line(provenance['machine'])}; load average {load}")
+    print(f"wall time {provenance['wall_time_s']:.0f} s; wrote {path}")
 
 
 if __name__ == "__main__":

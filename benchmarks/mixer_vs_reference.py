@@ -3,7 +3,7 @@
     python benchmarks/mixer_vs_reference.py [--quick] [--out DIR] [--threads N]
 
 Same as `acn bench --only peer_speedup ...`: results are merged into DIR/benchmarks.json and
-DIR/BENCHMARKS.md (default docs/results). See src/acn/experiments/bench/ for what is measured.
+DIR/BENCHMARKS.md (default runs/results). See src/acn/experiments/bench/ for what is measured.
 """
 
 import sys

@@ -3,7 +3,7 @@
     python benchmarks/per_depth_overhead.py [--quick] [--out DIR] [--threads N]
 
 Same as `acn bench --only probe_overhead_ratio ...`: results are merged into DIR/benchmarks.json and
-DIR/BENCHMARKS.md (default docs/results). See src/acn/experiments/bench/ for what is measured.
+DIR/BENCHMARKS.md (default runs/results). See src/acn/experiments/bench/ for what is measured.
 """
 
 import sys

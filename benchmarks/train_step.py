@@ -5,7 +5,7 @@ Now the `train_step_ratio` and `peak_memory_ratio` items of `acn bench`; this sc
     python benchmarks/train_step.py [--quick] [--out DIR] [--threads N]
 
 Same as `acn bench --only train_step_ratio --only peak_memory_ratio ...`: results are merged into
-DIR/benchmarks.json and DIR/BENCHMARKS.md (default docs/results). See src/acn/experiments/bench/.
+DIR/benchmarks.json and DIR/BENCHMARKS.md (default runs/results). See src/acn/experiments/bench/.
 """
 
 import sys

@@ -3,7 +3,7 @@
     python benchmarks/truncation_speedup.py [--quick] [--out DIR] [--threads N]
 
 Same as `acn bench --only deploy_speedup_vs_flops ...`: results are merged into DIR/benchmarks.json and
-DIR/BENCHMARKS.md (default docs/results). See src/acn/experiments/bench/ for what is measured.
+DIR/BENCHMARKS.md (default runs/results). See src/acn/experiments/bench/ for what is measured.
 """
 
 import sys

@@ -150,9 +150,10 @@ def test_output_paths(tmp_path):
 
 
 # -- one meaning per flag ----------------------------------------------------------------------
-REPORTING = ("probe", "compress", "prune", "exit", "cost", "export", "models", "grads")
-# commands another change gives the flag meanings below; drop a name once it conforms
-PENDING = {"reproduce": "its --data is a folder of datasets until it is renamed --data-root"}
+REPORTING = (
+    "probe", "compress", "prune", "exit", "cost", "export", "models", "grads", "bench", "reproduce",
+    "report",
+)  # fmt: skip
 
 
 def flag(p: argparse.ArgumentParser, name: str) -> argparse.Action | None:
@@ -160,9 +161,7 @@ def flag(p: argparse.ArgumentParser, name: str) -> argparse.Action | None:
 
 
 @pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
-def test_data_is_a_dataset_spec_and_a_folder_of_them_is_data_root(name, request):
-    if name in PENDING:
-        request.applymarker(pytest.mark.xfail(reason=PENDING[name], strict=False))
+def test_data_is_a_dataset_spec_and_a_folder_of_them_is_data_root(name):
     p = SUBCOMMANDS[name]
     data, root = flag(p, "--data"), flag(p, "--data-root")
     if data is not None:

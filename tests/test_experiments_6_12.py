@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from acn.compress.sweep import PruneCurve, PruneLevel
-from acn.experiments import alternatives, baselines, bert, continual, early_exit, pruning, transfer
+from acn.experiments.catalog import (
+    alternatives,
+    baselines,
+    bert,
+    continual,
+    early_exit,
+    pruning,
+    transfer,
+)
 from acn.experiments.recipes import MNIST_MIXER, SMOKE
 from acn.experiments.suite import decide
 

@@ -1,21 +1,16 @@
 """acn's ``mixer_cifar_paper`` computes the authors' AC-Mixer and Res-Mixer (float64, same weights).
 
-The reference is ``benchmarks/reference_mixer.py``, the authors' model restated with their module
+The reference is ``acn.experiments.bench.reference_mixer``, the authors' model restated with their module
 names (its docstring names the official files and commits).
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 import acn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from reference_mixer import MLPMixer, state_from_acn  # noqa: E402
+from acn.experiments.bench.reference_mixer import MLPMixer, state_from_acn
 
 
 @pytest.mark.parametrize("connectivity", ["acn", "residual"])

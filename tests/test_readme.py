@@ -1,18 +1,18 @@
-"""The README's quickstart runs as written, and CI runs the README's exact test command."""
+"""The README's quickstart runs as written, CI runs the README's exact test command, and the
+README's generated tables, REPORT.md and BENCHMARKS.md are what the committed results render."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
+import shutil
 from pathlib import Path
 
-import pytest
-
-from acn.experiments import autocut, early_exit
+from acn.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+RESULTS = ROOT / "docs" / "results"
 
 
 def test_quickstart_runs(tmp_path, monkeypatch):
@@ -31,23 +31,63 @@ def test_ci_runs_the_readme_test_command():
     assert test in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def _load_script(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def test_readme_and_reports_are_generated_from_the_committed_results(capsys):
+    """`acn report --check` on this repository: every committed result shows in the README, and
+    the README's blocks, REPORT.md and BENCHMARKS.md are exactly what the JSON renders."""
+    code = main(["report", "--out", str(RESULTS), "--readme", str(ROOT / "README.md"), "--check"])
+    assert code == 0, capsys.readouterr().err
 
 
-def _tables():
-    export_speed = _load_script(ROOT / "benchmarks" / "export_speed.py").readme_table
-    return [
-        ("autocut.json", autocut.readme_table),
-        ("early-exit.json", early_exit.readme_table),
-        ("export_speed.json", export_speed),
-    ]
+def copy_of_the_repository(tmp_path: Path) -> tuple[Path, Path]:
+    results = tmp_path / "docs" / "results"
+    shutil.copytree(RESULTS, results)
+    readme = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", readme)
+    return results, readme
 
 
-@pytest.mark.parametrize("name, table", _tables(), ids=lambda v: v if isinstance(v, str) else "")
-def test_readme_tables_are_generated_from_the_committed_results(name, table):
-    result = json.loads((ROOT / "docs" / "results" / name).read_text())
-    assert table(result) in README, f"README table of docs/results/{name} is out of date"
+def check(results: Path, readme: Path) -> int:
+    return main(["report", "--out", str(results), "--readme", str(readme), "--check"])
+
+
+def test_a_result_the_readme_does_not_show_fails_the_check(tmp_path, capsys):
+    results, readme = copy_of_the_repository(tmp_path)
+    data = json.loads((results / "noise.json").read_text())
+    (results / "noise-again.json").write_text(json.dumps({**data, "name": "noise-again"}))
+    assert check(results, readme) == 1
+    assert "reproduce-headline" in capsys.readouterr().err  # its headline row is missing
+
+
+def test_a_hand_edited_number_or_a_lost_block_fails_the_check(tmp_path, capsys):
+    results, readme = copy_of_the_repository(tmp_path)
+    text = readme.read_text()
+    row = "| mnist | 97.50 / 97.80 / 97.17 |"
+    assert row in text
+    readme.write_text(text.replace(row, "| mnist | 97.50 / 97.80 / 97.99 |"))
+    assert check(results, readme) == 1
+    assert "README.md block autocut-table is out of date (autocut.json)" in capsys.readouterr().err
+    start, end = "<!-- export-speed:begin -->", "<!-- export-speed:end -->"
+    cut = text[: text.index(start)] + text[text.index(end) + len(end) :]
+    readme.write_text(cut)
+    assert check(results, readme) == 1
+    assert (
+        "has no <!-- export-speed:begin --> block for export_speed.json" in capsys.readouterr().err
+    )
+    # writing refuses a README without the block, and writes nothing at all
+    report = results / "REPORT.md"
+    report.write_text("stale")
+    assert main(["report", "--out", str(results), "--readme", str(readme)]) == 2
+    assert report.read_text() == "stale" and readme.read_text() == cut
+
+
+def test_report_rewrites_what_is_stale_and_nothing_else(tmp_path, capsys):
+    results, readme = copy_of_the_repository(tmp_path)
+    text = readme.read_text()
+    readme.write_text(text.replace("| 0 | 96.20 | 16/16 |", "| 0 | 11.11 | 16/16 |"))
+    (results / "REPORT.md").write_text("old")
+    bench = (results / "BENCHMARKS.md").stat().st_mtime_ns
+    assert main(["report", "--out", str(results), "--readme", str(readme)]) == 0
+    assert readme.read_text() == text
+    assert (results / "REPORT.md").read_text() == (RESULTS / "REPORT.md").read_text()
+    assert (results / "BENCHMARKS.md").stat().st_mtime_ns == bench
+    assert check(results, readme) == 0

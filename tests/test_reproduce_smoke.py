@@ -1,4 +1,6 @@
-"""CI: every registered experiment runs end to end at smoke scale and writes a valid result."""
+"""CI: every experiment runs end to end at smoke scale, on data the package ships or writes (no
+data root, ``$ACN_DATA`` unset), and writes a result of the one schema that ``acn report``
+renders; ``--redecide`` on it changes nothing."""
 
 from __future__ import annotations
 
@@ -6,34 +8,39 @@ import json
 
 from acn.cli import main
 from acn.experiments.catalog import experiments
-from acn.experiments.report import write_report
+from acn.experiments.recipes import ENV_DATA, datasets_in
+from acn.experiments.results import read_result
 from acn.experiments.suite import VERDICTS
 
-SCHEMA = {
-    "experiment": str, "title": str, "scale": str, "seeds": list, "hardware": dict, "torch": str,
-    "wall_time_s": float, "per_seed": list, "summary_numbers": dict, "claim": dict, "rule": dict,
-    "verdict": str, "summary": str, "changes": str, "plots": list,
-}  # fmt: skip
 
-
-def test_every_experiment_at_smoke_scale(tmp_path):
-    """All registered experiments, 2 seeds, one shared runs directory (as `acn reproduce all`:
-    experiments on the same recipe share their runs, which keeps this test short)."""
-    out, runs = tmp_path / "results", tmp_path / "runs"
+def test_every_experiment_at_smoke_scale(tmp_path, monkeypatch, capsys):
+    """All experiments, 2 seeds, one shared runs directory (as `acn reproduce all`: experiments
+    on the same recipe share their runs, which keeps this test short)."""
+    monkeypatch.delenv(ENV_DATA, raising=False)
+    monkeypatch.chdir(tmp_path)  # nothing beside it: no ../shared, no data root
     registered = experiments()
-    assert {"compression", "gradients", "difficulty", "noise", "lowdata"} <= set(registered)
-    args = ["reproduce", "all", "--scale", "smoke", "--seeds", "2", "--out", str(out)]
-    assert main([*args, "--runs", str(runs)]) == 0
+    assert {"compression", "gradients", "difficulty", "noise", "lowdata", "bert"} <= set(registered)
+    assert not any(datasets_in(e.scales["smoke"].params) for e in registered.values())
+    assert main(["reproduce", "all", "--scale", "smoke", "--seeds", "2"]) == 0
+    out = tmp_path / "runs" / "results"  # the default --out: never docs/results
     for name, exp in registered.items():
-        result = json.loads((out / f"{name}.json").read_text())
-        for key, kind in SCHEMA.items():
-            assert isinstance(result[key], kind), (name, key)
-        assert result["experiment"] == name and result["seeds"] == [0, 1], name
+        result = read_result(out / f"{name}.json")  # every field the report reads, checked
+        assert result["name"] == name and result["seeds"] == [0, 1], name
         assert result["verdict"] in VERDICTS and result["claim"]["paper"] == exp.claim.paper
-        assert all(isinstance(r[exp.rule.quantity], (int, float)) for r in result["per_seed"])
+        for row in result["per_seed"]:
+            assert isinstance(row["contrasts"][exp.rule.quantity], (int, float)), name
+            assert row["arms"], name
+        assert result["provenance"]["command"].startswith("acn reproduce all --scale smoke")
         for plot in result["plots"]:
             assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", (name, plot)
-    assert write_report(out).read_text().count("## ") == len(registered)
+    before = {p: p.read_bytes() for p in out.glob("*.json")}
+    assert main(["reproduce", "all", "--scale", "smoke", "--redecide"]) == 0
+    assert before == {p: p.read_bytes() for p in out.glob("*.json")}
+    capsys.readouterr()
+    assert main(["report", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert len(found["results"]) == len(registered)
+    assert (out / "REPORT.md").read_text().count("\n## ") == len(registered)
 
 
 def test_list_names_every_experiment(capsys):

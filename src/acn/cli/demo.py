@@ -28,8 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_out(p, f"default {DEFAULT_OUT}, or {DEFAULT_OUT}-N if taken")
     add_seed(p, "both trainings")
     p.add_argument(
-        "--quick", action="store_true", help="a few-second version on a tiny model (for tests)"
+        "--scale",
+        choices=("smoke", "cpu"),
+        default="cpu",
+        help="cpu: the demo (default); smoke: a few-second version on a tiny model (for tests), "
+        "the same sizes as `acn reproduce demo --scale smoke`",
     )
+    p.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # = --scale smoke
     p.add_argument(
         "--validation",
         type=probability,
@@ -43,8 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = free_out_dir(Path(args.out or DEFAULT_OUT), explicit=args.out is not None)
+    quick = args.quick or args.scale == "smoke"
     result = run_demo(
-        out, epochs=args.epochs, seed=args.seed, quick=args.quick, validation=args.validation
+        out, epochs=args.epochs, seed=args.seed, quick=quick, validation=args.validation
     )
     print(format_report(result))
     return 0

@@ -1,41 +1,55 @@
-"""``acn reproduce NAME [--scale smoke|cpu|paper] [--seeds N] [--out DIR] [--dry-run|--redecide]``.
+"""``acn reproduce NAME [--scale smoke|cpu|paper] [--seeds N] [--out DIR] [--data-root DIR]
+[--dry-run|--redecide] [--json]``.
 
-Runs one paper experiment (or ``all``) over seeds and writes ``OUT/NAME.json`` with the verdict
-its rule decides; ``acn reproduce --list`` lists the experiments and their claims.
+Runs one experiment (or ``all``) over seeds and writes ``OUT/NAME.json`` with the verdict its
+rule decides; ``acn reproduce --list`` lists the experiments and their claims.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..experiments.catalog import experiments
-from ..experiments.runner import RunOptions, default_data_root, redecide, run_experiment
-from ..experiments.suite import SCALES, get_experiment
-from .args import add_out, int_in
+from ..experiments.catalog import experiments, get_experiment
+from ..experiments.recipes import ENV_DATA
+from ..experiments.runner import RunOptions, redecide, run_experiment
+from ..experiments.suite import SCALES
+from .args import add_out, int_in, output_dir
 
-DEFAULT_OUT = Path("docs/results")
+DEFAULT_OUT = Path("runs/results")
+DEFAULT_RUNS = Path("runs/reproduce")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reproduce",
+        allow_abbrev=False,  # --data (a dataset spec elsewhere) must not mean --data-root here
         help="run a paper experiment over seeds, decide its verdict",
         description="Run one of the paper's experiments (see --list) over seeds, decide the "
         "claim's verdict by the rule the experiment declares, and write OUT/NAME.json and plots. "
-        "Interrupted runs continue where they stopped.",
+        "Interrupted runs continue where they stopped. The smoke scale runs on data acn ships "
+        "or writes; other scales may need datasets under --data-root.",
     )
     p.add_argument("name", nargs="?", help="experiment name, or 'all'")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--scale", choices=SCALES, default="cpu", help="default cpu")
     p.add_argument("--seeds", type=int_in(1, 100), default=3, help="seeds 0..N-1 (default 3)")
-    add_out(p, "of the result JSON and plots; default docs/results")
+    add_out(p, f"of the result JSON and plots; default {DEFAULT_OUT}")
     p.add_argument(
-        "--runs", default="runs/reproduce", help="training run directories (default runs/reproduce)"
+        "--runs",
+        type=output_dir,
+        metavar="DIR",
+        help=f"training run directories (default {DEFAULT_RUNS})",
     )
     p.add_argument(
-        "--data", default=None, help=f"dataset root (default $ACN_DATA or {default_data_root()})"
+        "--data-root",
+        type=Path,
+        metavar="DIR",
+        help=f"the directory holding the datasets an experiment names (default ${ENV_DATA})",
     )
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     p.add_argument(
@@ -51,7 +65,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(nothing is trained; a changed verdict keeps the previous one under 'redecided'; "
         "missing plots are drawn from the same numbers)",
     )
+    p.add_argument(
+        "--json", action="store_true", help="print the result (or the plan) as JSON on stdout"
+    )
     p.set_defaults(func=run)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command, every option spelled out (what the provenance records)."""
+    words = ["acn", "reproduce", args.name, "--scale", args.scale, "--seeds", str(args.seeds)]
+    words += ["--out", str(args.out or DEFAULT_OUT), "--runs", str(args.runs or DEFAULT_RUNS)]
+    if args.data_root is not None:
+        words += ["--data-root", str(args.data_root)]
+    if args.device != "auto":
+        words += ["--device", args.device]
+    if args.note:
+        words += ["--note", args.note]
+    return shlex.join(words)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,26 +96,31 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("acn reproduce needs an experiment NAME (see --list)")
     if args.redecide and args.dry_run:
         raise ConfigError("--redecide reads a written result; it cannot be combined with --dry-run")
+    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     if args.name == "all":  # every experiment that has this scale
         names = [n for n, e in registered.items() if args.scale in e.scales]
         skipped = sorted(set(registered) - set(names))
         if skipped:
-            print(f"no {args.scale} scale (skipped): {', '.join(skipped)}")
+            log(f"no {args.scale} scale (skipped): {', '.join(skipped)}")
     else:
         names = [get_experiment(args.name).name]
     opts = RunOptions(
         scale=args.scale,
         seeds=args.seeds,
-        out=Path(args.out) if args.out is not None else DEFAULT_OUT,
-        runs=Path(args.runs),
-        data_root=Path(args.data) if args.data else None,
+        out=args.out if args.out is not None else DEFAULT_OUT,
+        runs=args.runs if args.runs is not None else DEFAULT_RUNS,
+        data_root=args.data_root,
         device=args.device,
         dry_run=args.dry_run,
         note=args.note,
+        command=command_line(args),
     )
+    results = []
     for name in names:
         if args.redecide:
-            redecide(registered[name], opts.out)
+            results.append(redecide(registered[name], opts.out, log=log))
         else:
-            run_experiment(registered[name], opts)
+            results.append(run_experiment(registered[name], opts, log=log))
+    if args.json:
+        print(json.dumps(results[0] if args.name != "all" else results, indent=2))
     return 0

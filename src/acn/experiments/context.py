@@ -1,17 +1,23 @@
 """What an experiment's ``run_seed`` gets: :class:`RunContext`, resumable training runs.
 
-``ctx.train(key, cfg)`` trains ``cfg`` and returns its run directory. With a ``cache`` (the runner
-sets ``RUNS/by-config``) the directory is named by a digest of the config, so experiments that
-train the very same config (same model, data, recipe, seed) share one run; ``ctx.out / key`` is
-then a symlink to it. Without a cache the run goes to ``ctx.out / key``. In either case:
+``ctx.train(key, cfg)`` trains ``cfg`` and returns its :class:`~acn.runs.Run`. With a ``cache``
+(the runner sets ``RUNS/by-config``) the directory is named by a digest of the config's
+*identity*, so experiments that train the very same config (same model, data, recipe, seed)
+share one run; ``ctx.out / key`` is then a symlink to it. Without a cache the run goes to
+``ctx.out / key``. In either case:
 
-- if the directory holds a finished run (``summary.json``) with the same config, it is returned
-  as is (never retrained); with another config it is a one-line ConfigError;
+- if the directory holds a finished run with the same config, it is returned as is (never
+  retrained); a run of another config is never touched: a one-line ConfigError says so;
 - if it holds a checkpoint, training resumes from it (``acn.train`` retraces the uninterrupted
   run exactly); a run that died before its first checkpoint starts over;
 - under ``dry_run`` nothing is trained: the model is built, the data path checked (a synthetic
   batch of the model's input shape stands in when the data is absent), one optimizer step is run
   on a small batch, a :class:`PlanEntry` is recorded, and None is returned.
+
+A config's identity is the config without ``out_dir``, with the runs root, the data root and
+the data cache written as ``$RUNS``, ``$ACN_DATA`` and ``$ACN_CACHE``: the same runs directory
+spelled ``rr9`` or ``/abs/path/rr9``, or a moved copy of it, holds the same runs (a stored
+absolute path that sits where the placeholder path does counts as the same place).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,19 +35,21 @@ from typing import Any
 import torch
 
 from ..compress.flops import depth_flops
-from ..errors import CheckpointError, ConfigError, DataError
+from ..data.cache import cache_dir
+from ..errors import ConfigError, DataError
 from ..models.base import StackModel
 from ..models.registry import create_model
-from ..runs.config import CONFIG_FILE, TrainConfig, load_run_config, to_dict
-from ..runs.files import METRICS_FILE, SUMMARY_FILE, read_metrics
+from ..runs.config import TrainConfig, to_dict
 from ..runs.inputs import TrainData, load_train_data, model_values
-from ..serialization import load
+from ..runs.run import Run
 from ..train.checkpoint import has_checkpoint
 from ..train.distributed import resolve_device
 from ..train.loop import train
 from ..train.losses import get_loss
 from ..train.optim import build_optimizer
+from .recipes import Recipe, Sources, train_config
 
+CACHE_DIR = "by-config"  # RUNS/by-config/DIGEST: runs named by what they train
 DRY_RUN_BATCH = 4  # rows of the one optimizer step a dry run takes per model
 # Training-split sizes of datasets a paper-scale plan may name but the machine may lack, used only
 # to estimate FLOPs when the data is absent (the standard train splits).
@@ -74,75 +83,130 @@ class PlanEntry:
 class RunContext:
     """Per experiment and seed: where runs go, which scale, device and data, and training."""
 
-    out: Path  # work directory of this experiment and seed (run dirs are out/KEY)
+    out: Path  # work directory of this experiment and seed (run dirs or links are out/KEY)
     scale: str
+    sources: Sources
     seed: int = 0
     device: str = "auto"
-    data_root: Path = Path("../shared/data")
     dry_run: bool = False
     cache: Path | None = None  # shared run directories named by config digest (see module doc)
     log_fn: Callable[[str], None] | None = print
     plan: list[PlanEntry] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # key -> digest of every run read
 
     def log(self, msg: str) -> None:
         if self.log_fn is not None:
             self.log_fn(msg)
 
-    def data(self, name: str) -> Path:
-        """Path of dataset ``name`` under the data root (e.g. ``ctx.data("sst2")``)."""
-        return Path(self.data_root) / name
+    @property
+    def roots(self) -> dict[str, Path]:
+        """The places a config may name, by placeholder (see :func:`identity`)."""
+        runs = Path(self.cache).parent if self.cache is not None else Path(self.out)
+        roots = {"$RUNS": runs, "$ACN_CACHE": cache_dir()}
+        if self.sources.data_root is not None:
+            roots["$ACN_DATA"] = Path(self.sources.data_root)
+        return roots
 
-    def train(self, key: str, cfg: TrainConfig) -> Path | None:
+    def config(self, recipe: Recipe, connectivity: str, changes: Recipe | None = None):
+        """``recipe`` (+ ``changes``) for ``connectivity`` at this seed, data resolved."""
+        return train_config(recipe, connectivity, self.seed, self.sources, changes)
+
+    def train(self, key: str, cfg: TrainConfig) -> Run | None:
         """Train (or reuse, or resume) ``cfg`` as run ``key``; see the module docstring."""
         device = cfg.device if self.device == "auto" else self.device
         cfg = dataclasses.replace(cfg, device=device)
+        digest = config_digest(cfg, self.roots)
         link = Path(self.out) / key
-        run_dir = link if self.cache is None else Path(self.cache) / config_digest(cfg)
+        run_dir = link if self.cache is None else Path(self.cache) / digest
         cfg = dataclasses.replace(cfg, out_dir=str(run_dir))
         if self.dry_run:
             self.plan.append(dry_step(key, cfg))
             return None
+        self.digests[key] = digest
+        run = Run(run_dir)
+        if run.exists:
+            differ = config_differences(run.config, cfg, self.roots)
+            if differ:
+                raise ConfigError(
+                    f"{run_dir} holds a run of another config ({', '.join(differ[:3])} differ); "
+                    "it is left as it is: choose another --runs"
+                )
+            if run.finished:
+                if run_dir != link:
+                    link_run(link, run_dir)
+                self.log(f"[{key}] finished earlier: reusing {run_dir}")
+                return run
+        resume = has_checkpoint(run_dir)
+        if not resume and run.metrics_path.exists():
+            run.metrics_path.unlink()  # died before its first checkpoint: start over
+        run_dir.mkdir(parents=True, exist_ok=True)
         if run_dir != link:
             link_run(link, run_dir)
-        if (run_dir / CONFIG_FILE).is_file():
-            if to_dict(load_run_config(run_dir)) != to_dict(cfg):
-                raise ConfigError(
-                    f"{run_dir} holds a run with another config; remove it or choose another --runs"
-                )
-            if (run_dir / SUMMARY_FILE).is_file():
-                self.log(f"[{key}] finished earlier: reusing {run_dir}")
-                return run_dir
-        resume = has_checkpoint(run_dir)
-        if not resume and (run_dir / METRICS_FILE).exists():
-            (run_dir / METRICS_FILE).unlink()  # died before its first checkpoint: start over
         self.log(f"[{key}] {'resuming' if resume else 'training'} {cfg.epochs} epoch(s)")
-        train(cfg, resume=resume, progress=False, log=None)  # holds RUN/.lock while it trains
-        return run_dir
+        # a resumed copy may spell its paths differently; its identity was checked above
+        train(cfg, resume=resume, allow_changed_config=resume, progress=False, log=None)
+        return run
 
-    def load(self, run_dir: Path) -> StackModel:
-        """The trained model of a run directory, in eval mode on this context's device."""
-        return load(run_dir, resolve_device(self.device)).eval()
-
-    @staticmethod
-    def summary(run_dir: Path) -> dict[str, Any]:
-        """The run's ``summary.json``."""
-        path = Path(run_dir) / SUMMARY_FILE
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"cannot read {path}: {e}") from None
-
-    @staticmethod
-    def metrics(run_dir: Path) -> list[dict[str, Any]]:
-        """The run's ``metrics.jsonl`` records (one per evaluation)."""
-        return read_metrics(run_dir)
+    def model(self, run: Run) -> StackModel:
+        """The trained model of a run, in eval mode on this context's device."""
+        return run.model(resolve_device(self.device)).eval()
 
 
-def config_digest(cfg: TrainConfig) -> str:
-    """A name for ``cfg``'s run: connectivity plus a hash of everything but ``out_dir``."""
+def identity(cfg: TrainConfig, roots: dict[str, Path]) -> dict[str, Any]:
+    """What makes two configs train the same run (see the module docstring)."""
     values = to_dict(dataclasses.replace(cfg, out_dir=""))
-    text = json.dumps(values, sort_keys=True, default=str)
+    spelled = sorted(
+        ((name, str(Path(path).expanduser().resolve())) for name, path in roots.items()),
+        key=lambda item: -len(item[1]),  # the longest root first (a cache inside the runs)
+    )
+    return _placed(values, spelled)
+
+
+def _placed(value: Any, roots: list[tuple[str, str]]) -> Any:
+    if isinstance(value, dict):
+        return {k: _placed(v, roots) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placed(v, roots) for v in value]
+    if not isinstance(value, str):
+        return value
+    for name, root in roots:
+        value = re.sub(re.escape(root) + r"(?=/|$)", lambda _m, n=name: n, value)
+    return value
+
+
+def config_digest(cfg: TrainConfig, roots: dict[str, Path] | None = None) -> str:
+    """A name for ``cfg``'s run: connectivity plus a hash of its identity."""
+    text = json.dumps(identity(cfg, roots or {}), sort_keys=True, default=str)
     return f"{cfg.model.connectivity}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def config_differences(stored: TrainConfig, wanted: TrainConfig, roots: dict[str, Path]) -> list:
+    """Dotted keys whose identities differ; a stored absolute path that sits where the wanted
+    placeholder path does (a copy moved with its data) is the same place."""
+    return _differences(identity(stored, roots), identity(wanted, roots))
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _differences(va, vb, f"{prefix}{key}.")
+        elif va != vb and not _moved(va, vb):
+            out.append(prefix + key)
+    return out
+
+
+def _moved(stored: Any, wanted: Any) -> bool:
+    if not isinstance(stored, str) or not isinstance(wanted, str):
+        return False
+    m = re.fullmatch(r"(.*?)\$(?:RUNS|ACN_DATA|ACN_CACHE)(/.*)?", wanted)
+    if m is None:
+        return False
+    prefix, rest = m.group(1), m.group(2) or ""
+    return (
+        stored.startswith(prefix) and stored.endswith(rest) and os.path.isabs(stored[len(prefix) :])
+    )
 
 
 def link_run(link: Path, run_dir: Path) -> None:
@@ -151,7 +215,10 @@ def link_run(link: Path, run_dir: Path) -> None:
     if link.is_symlink():
         link.unlink()
     elif link.exists():
-        raise ConfigError(f"{link} exists and is not a link to a run; remove it")
+        raise ConfigError(
+            f"{link} is not a link to a run and is left as it is: move it away or choose "
+            "another --runs"
+        )
     link.symlink_to(os.path.relpath(run_dir, link.parent), target_is_directory=True)
 
 

@@ -1,34 +1,17 @@
-"""``docs/results/REPORT.md`` rendered from the committed ``docs/results/*.json`` only.
+"""``REPORT.md`` rendered from the experiment results of a results directory only.
 
 For each experiment: the paper's claim and number beside ours (mean +- std over seeds, 95 %
 interval), the verdict and the rule that decided it, what our setting changes, the aggregate
-numbers, the plots, and where and how long it ran. Nothing is recomputed or trained here.
+numbers, the plots, and where, how long and from which code it ran. Nothing is recomputed or
+trained here; every field read was checked by :func:`acn.experiments.results.read_result`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
-from ..utils import atomic_write
-
 REPORT_FILE = "REPORT.md"
-REQUIRED_KEYS = ("experiment", "title", "scale", "seeds", "verdict", "claim", "rule", "summary")
-
-
-def load_results(results_dir: Path) -> list[dict[str, Any]]:
-    """Every suite result JSON in ``results_dir`` (files without the suite's keys are skipped)."""
-    results = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise DataError(f"cannot read {path}: {e}") from None
-        if isinstance(data, dict) and all(k in data for k in REQUIRED_KEYS):
-            results.append(data)
-    return results
 
 
 def fmt_stats(stats: dict[str, Any] | None, digits: int = 3) -> str:
@@ -68,28 +51,49 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def hardware_line(h: dict[str, Any]) -> str:
+def hardware_line(provenance: dict[str, Any]) -> str:
     """Where a result was computed, in one line."""
+    h = provenance.get("machine") or {}
     if not h:
         return "unknown machine"
     where = h.get("gpu") or h.get("cpu", "?")
-    load = h.get("load_average_1min") or {}
-    busy = f", load average {load.get('start')} at start / {load.get('end')} at end" if load else ""
+    load = provenance.get("load_average") or {}
+    busy = ""
+    if load.get("start") is not None or load.get("end") is not None:
+        start, end = (_one_minute(load.get(k)) for k in ("start", "end"))
+        busy = f", load average {start} at start / {end} at end"
     return (
         f"{h.get('device')} ({where}, {h.get('cpu_count')} cores, {h.get('torch_threads')} torch "
         f"thread(s)), torch {h.get('torch')}{busy}"
     )
 
 
+def _one_minute(load: list[float] | None) -> float | None:
+    return load[0] if load else None
+
+
+def code_line(provenance: dict[str, Any]) -> str | None:
+    """Which code and command produced a result (None for results from before it was kept)."""
+    git, command = provenance.get("git"), provenance.get("command")
+    versions = provenance.get("versions") or {}
+    if git is None and command is None:
+        return None
+    where = "no git checkout"
+    if git is not None:
+        where = f"git {git['commit'][:12]}{' (uncommitted changes)' if git['dirty'] else ''}"
+    made = f"`{command}`" if command else "an unrecorded command"
+    return f"{made}, acn {versions.get('acn', '?')}, {where}, {provenance.get('date') or '?'}"
+
+
 def render_experiment(r: dict[str, Any]) -> str:
-    rule = r["rule"]
+    rule, provenance = r["rule"], r["provenance"]
     sides = "; ".join(
         f"{part['quantity']} {'>' if part.get('direction') == 'greater' else '<'} "
         f"{part['threshold']:g}"
         for part in (rule, *rule.get("also", []))
     )
     lines = [
-        f"## {r['title']} (`{r['experiment']}`)",
+        f"## {r['title']} (`{r['name']}`)",
         "",
         f"- **Paper's claim:** {r['claim']['text']}",
         f"- **Paper's number:** {r['claim']['paper']}",
@@ -98,8 +102,12 @@ def render_experiment(r: dict[str, Any]) -> str:
         f"- **Verdict: {r['verdict']}** (paper's side: {sides}; {rule.get('describe', '')})",
         f"- **What our setting changes:** {r.get('changes', '')}",
     ]
-    lines.append(f"- **Ran on:** {hardware_line(r.get('hardware') or {})}; wall time "
-                 f"{r.get('wall_time_s', '?')} s")  # fmt: skip
+    wall = provenance.get("wall_time_s")
+    lines.append(f"- **Ran on:** {hardware_line(provenance)}; wall time "
+                 f"{'?' if wall is None else wall} s")  # fmt: skip
+    made = code_line(provenance)
+    if made:
+        lines.append(f"- **Made by:** {made}")
     if r.get("note"):
         lines.append(f"- **Note:** {r['note']}")
     if rule.get("also"):
@@ -107,7 +115,7 @@ def render_experiment(r: dict[str, Any]) -> str:
     for change in r.get("redecided") or []:
         lines.append(
             f"- **Re-decided** {change['date']} by a changed rule, from the same per-seed numbers "
-            f"(`acn reproduce {r['experiment']} --redecide`); the verdict was "
+            f"(`acn reproduce {r['name']} --redecide`); the verdict was "
             f"{change['previous_verdict']}"
         )
     rows = flatten(r.get("summary_numbers") or {})
@@ -115,7 +123,7 @@ def render_experiment(r: dict[str, Any]) -> str:
         lines += ["", "| number | mean +- std over seeds |", "|---|---|"]
         lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in rows]
     for plot in r.get("plots") or []:
-        lines += ["", f"![{r['experiment']}: {Path(plot).stem}]({plot})"]
+        lines += ["", f"![{r['name']}: {Path(plot).stem}]({plot})"]
     return "\n".join(lines)
 
 
@@ -129,7 +137,7 @@ def headline_rows(results: list[dict[str, Any]], link: str = "") -> list[str]:
     for r in results:
         ours = f"{r['rule']['quantity']} = {fmt_stats(r.get('quantity'))}"
         rows.append(
-            f"| [{r['experiment']}]({link}#{_anchor(r)}) | {r['scale']} "
+            f"| [{r['name']}]({link}#{_anchor(r)}) | {r['scale']} "
             f"| {_cell(r['claim']['paper'])} | {_cell(ours)} | **{r['verdict']}** |"
         )
     return rows
@@ -156,17 +164,11 @@ def render_report(results: list[dict[str, Any]]) -> str:
 
 def _anchor(r: dict[str, Any]) -> str:
     """GitHub's anchor of the experiment's heading."""
-    heading = f"{r['title']} ({r['experiment']})".lower()
+    heading = f"{r['title']} ({r['name']})".lower()
     kept = "".join(c for c in heading if c.isalnum() or c in " -_")
     return kept.replace(" ", "-")
 
 
-def write_report(results_dir: Path) -> Path:
-    """Render ``results_dir/REPORT.md`` from ``results_dir/*.json``; returns its path."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise DataError(f"results directory not found: {results_dir}")
-    text = render_report(load_results(results_dir))
-    path = results_dir / REPORT_FILE
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    return path
+def headline_table(results: list[dict[str, Any]], link: str = "") -> str:
+    """The headline table (header and one row per experiment), as the README shows it."""
+    return "\n".join([*HEADLINE_HEADER, *headline_rows(results, link)])

@@ -1,20 +1,26 @@
-"""The ``acn reproduce`` suite: what an experiment declares and how its verdict is decided.
+"""What an experiment of ``acn reproduce`` declares, and how its verdict is decided.
 
-An experiment module builds one :class:`Experiment` and passes it to :func:`register`. It declares,
-before any number is seen, the quantity it compares (a key of each seed's result), the direction
-the paper claims and the threshold (:class:`Rule`). The verdict is then a pure function of the
-per-seed values (:func:`decide`): mean, sample std and the 95 % Student-t interval over seeds;
+An experiment (:class:`Experiment`; most are built by :func:`acn.experiments.study.study`) declares,
+before any number is seen, the quantity it compares (a contrast every seed's result holds), the
+direction the paper claims and the threshold (:class:`Rule`). The verdict is then a pure function
+of the per-seed values (:func:`decide`): mean, sample std and the 95 % Student-t interval over
+seeds;
 
 - direction ``greater``: ``holds`` if the interval's low end is above the threshold,
   ``does-not-hold`` if its high end is below it, else ``partly`` if the mean is on the paper's
   side, else ``inconclusive``; ``less`` is the mirror image;
-- one seed (no interval): ``inconclusive``; a missing or non-finite value: ``inconclusive``.
+- one seed (no interval): ``inconclusive``, whatever the rule; a missing or non-finite value:
+  ``inconclusive``.
 
-A claim that is not one direction (e.g. "about equal") gives its own ``Rule.verdict_fn``. A
-claim with several parts (e.g. "as accurate *and* cheaper") lists the further parts in
-``Rule.also``; :func:`decide_claim` combines the parts' verdicts: all ``holds`` -> ``holds``, all
-``does-not-hold`` -> ``does-not-hold``, some part on the paper's side (``holds`` or ``partly``)
-beside another that is not -> ``partly``, else ``inconclusive``.
+A claim that is not one direction (e.g. "about equal") gives its own ``Rule.verdict_fn`` (it sees
+two or more finite values). A claim with several parts (e.g. "as accurate *and* cheaper") lists
+the further parts in ``Rule.also``; :func:`decide_claim` combines the parts' verdicts: all
+``holds`` -> ``holds``, all ``does-not-hold`` -> ``does-not-hold``, some part on the paper's side
+(``holds`` or ``partly``) beside another that is not -> ``partly``, else ``inconclusive``.
+
+Every seed's result has one shape (:data:`SeedResult`): ``{"seed", "arms", "contrasts", "runs"}``,
+what each arm (a trained run, a route, a training sequence) measured, the seed-paired quantities
+the rule reads, and the config digest of every training run the seed read.
 """
 
 from __future__ import annotations
@@ -73,7 +79,10 @@ def interval(values: Sequence[float]) -> Interval:
     mean = sum(values) / n
     if n < 2:
         return Interval(n, mean, None, None, None)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    try:
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    except OverflowError:  # values near the float limit (1e308): the spread is unbounded
+        std = math.inf
     half = t975(n - 1) * std / math.sqrt(n)
     return Interval(n, mean, std, mean - half, mean + half)
 
@@ -90,12 +99,12 @@ class Claim:
 class Rule:
     """How the verdict is decided: see the module docstring."""
 
-    quantity: str  # key of every seed's result dict (a float)
+    quantity: str  # a contrast of every seed's result (a float)
     direction: str  # "greater" or "less": the side of `threshold` the paper claims
     threshold: float = 0.0
     describe: str = ""  # one line for the report: what the quantity is and how it is judged
     verdict_fn: Callable[[list[float]], str] | None = None  # replaces the interval rule
-    # the seed's value when it is not a top-level key (e.g. a mean over the seed's settings)
+    # the seed's value when it is not one of its contrasts
     value: Callable[[dict[str, Any]], float | None] | None = None
     also: tuple[Rule, ...] = ()  # further parts of the same claim (see decide_claim)
 
@@ -105,7 +114,7 @@ class Rule:
 
     def values(self, per_seed: Sequence[dict[str, Any]]) -> list[float | None]:
         """This rule's quantity in every seed's result (None where missing or not a number)."""
-        raw = [self.value(r) if self.value else r.get(self.quantity) for r in per_seed]
+        raw = [self.value(r) if self.value else r["contrasts"].get(self.quantity) for r in per_seed]
         return [float(v) if _is_number(v) else None for v in raw]
 
     def as_dict(self) -> dict[str, Any]:
@@ -126,13 +135,13 @@ def decide(rule: Rule, values: Sequence[float | None]) -> str:
     if not values or any(v is None or not math.isfinite(v) for v in values):
         return "inconclusive"
     vals = [float(v) for v in values if v is not None]
+    if len(vals) < 2:  # no interval, and no share of seeds worth the name: for every rule
+        return "inconclusive"
     if rule.verdict_fn is not None:
         verdict = rule.verdict_fn(vals)
         if verdict not in VERDICTS:
             raise ConfigError(f"verdict_fn returned {verdict!r}; valid: {', '.join(VERDICTS)}")
         return verdict
-    if len(vals) < 2:
-        return "inconclusive"
     iv = interval(vals)
     sign = 1.0 if rule.direction == "greater" else -1.0
     # mirror "less" onto "greater": the paper's side is then always above the threshold
@@ -162,20 +171,26 @@ def decide_claim(rule: Rule, per_seed: Sequence[dict[str, Any]]) -> str:
 
 @dataclass(frozen=True)
 class Scale:
-    """One size of an experiment: the values its ``run_seed`` reads and what they change."""
+    """One size of an experiment: the values its ``run_seed`` reads and what they change.
+
+    Datasets under the data root appear in ``params`` as :class:`acn.experiments.recipes.Dataset`
+    values, so what a scale needs is read off its parameters (``recipes.datasets_in``)."""
 
     params: dict[str, Any]
     changes: str  # vs the paper: model, data, epochs, what was scaled down and by how much
-    data_needed: list[str] = field(default_factory=list)  # dataset dirs under --data
 
 
-SeedResult = dict[str, Any]
+SeedResult = dict[str, Any]  # {"seed", "arms": {arm: {measure: value}}, "contrasts", "runs"}
 RunSeed = Callable[[RunContext, Scale, int], SeedResult]
+Readme = Callable[[dict[str, Any]], str]  # a result -> one generated README block
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One paper experiment (see docs in SUITE.md and the module docstring)."""
+    """One experiment of ``acn reproduce`` (see the module docstring). ``run_seed`` returns
+    ``{"arms": ..., "contrasts": ...}`` (the runner adds ``seed`` and ``runs``); ``summarize``
+    adds numbers beside the intervals the runner computes; ``readme`` names the README blocks
+    (``<!-- NAME:begin -->`` ... ``<!-- NAME:end -->``) a result of this experiment renders."""
 
     name: str  # CLI name, hyphenated
     title: str
@@ -185,6 +200,7 @@ class Experiment:
     run_seed: RunSeed
     summarize: Callable[[list[SeedResult]], dict[str, Any]] | None = None
     plot: Callable[[list[SeedResult], Path], list[Path]] | None = None
+    readme: dict[str, Readme] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.scales) - set(SCALES))
@@ -198,37 +214,24 @@ class Experiment:
         return self.scales[name]
 
 
-_REGISTRY: dict[str, Experiment] = {}
+def intervals(per_seed: Sequence[SeedResult]) -> dict[str, Any]:
+    """The 95 % interval over seeds of every number the seeds report: each arm's scalar measures
+    and each contrast (a number missing or non-finite on some seed is left out)."""
+    rows = list(per_seed)
+    arms: dict[str, dict[str, Any]] = {}
+    for arm in rows[0]["arms"] if rows else {}:
+        numbers = [r["arms"].get(arm, {}) for r in rows]
+        found = _intervals_of(numbers)
+        if found:
+            arms[arm] = found
+    return {"arms": arms, "contrasts": _intervals_of([r["contrasts"] for r in rows])}
 
 
-def register(experiment: Experiment) -> Experiment:
-    """Add ``experiment`` to the registry (once per name); returns it."""
-    if experiment.name in _REGISTRY and _REGISTRY[experiment.name] is not experiment:
-        raise ConfigError(f"experiment {experiment.name!r} is registered twice")
-    _REGISTRY[experiment.name] = experiment
-    return experiment
-
-
-def registry() -> dict[str, Experiment]:
-    """Registered experiments by name (modules register when :mod:`.catalog` imports them)."""
-    return dict(sorted(_REGISTRY.items()))
-
-
-def get_experiment(name: str) -> Experiment:
-    if name not in _REGISTRY:
-        valid = ", ".join(sorted(_REGISTRY)) or "none registered"
-        raise ConfigError(f"unknown experiment {name!r}; valid: {valid}")
-    return _REGISTRY[name]
-
-
-def aggregate(per_seed: list[SeedResult], keys: Sequence[str] | None = None) -> dict[str, Any]:
-    """Mean/std/95 % interval over seeds of each numeric top-level key (or of ``keys``)."""
-    if keys is None:
-        keys = [k for k, v in (per_seed[0] if per_seed else {}).items() if _is_number(v)]
+def _intervals_of(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out = {}
-    for key in keys:
-        vals = [r.get(key) for r in per_seed]
-        if vals and all(_is_number(v) and math.isfinite(v) for v in vals):
+    for key, first in (rows[0] if rows else {}).items():
+        vals = [r.get(key) for r in rows]
+        if _is_number(first) and all(_is_number(v) and math.isfinite(v) for v in vals):
             out[key] = interval([float(v) for v in vals]).as_dict()
     return out
 

@@ -328,12 +328,6 @@ def load_config(
     return cfg.validate()
 
 
-def load_run_config(run_dir: str | Path) -> TrainConfig:
-    """The resolved config a training run wrote to ``RUN/config.yaml``. Kept only for
-    ``acn.experiments.context`` until it reads runs through :class:`acn.runs.Run` (``.config``)."""
-    return load_config(Path(run_dir) / CONFIG_FILE)
-
-
 def check_model_overrides(cfg: TrainConfig) -> None:
     """Type-check ``model.overrides`` against the preset's family config (unknown key -> error)."""
     family = FAMILIES[get_preset(cfg.model.name).family]

@@ -1,6 +1,7 @@
 """``acn bench``: every family against its residual twin, against the peers people use instead,
 and against the machine's own limit. See ``runner.py`` for the items and ``report.py`` for the
-files written (``docs/results/benchmarks.json`` and ``BENCHMARKS.md``)."""
+files written (``OUT/benchmarks.json``, a result of :mod:`acn.experiments.results`, and
+``BENCHMARKS.md``)."""
 
 from .report import extract_block, render_markdown, summary_block
 from .runner import ITEMS, JSON_FILE, MD_FILE, run_bench, update_readme, write_results

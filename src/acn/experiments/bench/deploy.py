@@ -30,8 +30,8 @@ GOAL = 0.15
 def trained_acn(ctx: BenchContext) -> tuple[StackModel, int, str]:
     """(trained ACN model, its cutoff depth, where it came from)."""
     if ctx.run is not None:
-        run = Run(ctx.run)
-        return run.model(), int(run.summary["cutoff_depth"]), f"run {ctx.run}"
+        run = Run(ctx.run)  # a summary of the wrong shape, or no checkpoint: one line
+        return run.model().eval(), int(run.summary["cutoff_depth"]), f"run {ctx.run}"
     if ctx.work_dir is None:
         raise ConfigError("deploy_speedup_vs_flops needs a scratch directory or --run")
     quick = ctx.scale.deploy_epochs == 0

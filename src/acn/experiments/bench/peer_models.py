@@ -6,8 +6,8 @@ the ``peer_speedup`` item reports as a skipped row instead of failing.
 - ``vit-pytorch``: its package ``__init__`` imports torchvision (which it does not declare with a
   pinned CPU torch), so its ``vit.py`` module file is loaded directly.
 - Hugging Face ``transformers``: ``BertForSequenceClassification`` with SDPA attention.
-- The authors' Mixer: ``benchmarks/reference_mixer.py`` in this repository (their ``ac_mixer.py``
-  restated; its docstring names the official file and commit), cited by our git commit.
+- The authors' Mixer: :mod:`.reference_mixer` (their ``ac_mixer.py`` restated; its docstring
+  names the official file and commit), shipped with acn.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import subprocess
 from pathlib import Path
 from types import ModuleType
 
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[4]
-REFERENCE_MIXER = REPO / "benchmarks" / "reference_mixer.py"
+from .reference_mixer import MLPMixer
 
-# the peer configs (issue 12): ViT 32 px / patch 4 / dim 192 / depth 6 / 3 heads / MLP 768;
+# the peer configs: ViT 32 px / patch 4 / dim 192 / depth 6 / 3 heads / MLP 768;
 # BERT 4 layers / hidden 256 / 4 heads / FFN 1024 / seq 128
 VIT = dict(image_size=32, patch_size=4, num_classes=10, dim=192, depth=6, heads=3, mlp_dim=768)
 BERT = dict(layers=4, hidden=256, heads=4, ffn=1024, seq=128, vocab=8192, num_labels=2)
@@ -87,24 +85,6 @@ def hf_bert() -> tuple[nn.Module, str]:
 
 
 def reference_mixer() -> tuple[nn.Module, str]:
-    if not REFERENCE_MIXER.is_file():
-        raise PeerMissing(f"{REFERENCE_MIXER} not found (needs a source checkout)")
-    module = _module_from_file("acn_bench_reference_mixer", REFERENCE_MIXER)
-    # the authors' ac_mixer.py @ 285f357 (see the file's docstring), restated in this repository
-    described = f"authors' AC-Mixer (benchmarks/reference_mixer.py @ {_commit()})"
-    return module.MLPMixer(residual=False), described
-
-
-def _commit() -> str:
-    """The last commit that changed the reference file, or "uncommitted"."""
-    try:
-        out = subprocess.run(
-            ["git", "log", "-1", "--format=%h", "--", str(REFERENCE_MIXER)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown commit"
-    return out.stdout.strip() or "uncommitted"
+    # the authors' ac_mixer.py @ 285f357 (see the module's docstring), restated in acn
+    described = f"authors' AC-Mixer (acn.experiments.bench.reference_mixer, acn {_version('acn')})"
+    return MLPMixer(residual=False), described

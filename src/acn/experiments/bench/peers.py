@@ -3,7 +3,7 @@
 Three pairs, each computing the same function at the same size on the same random batch:
 acn's residual ViT vs ``vit-pytorch``'s ViT, acn's residual BERT vs Hugging Face's
 ``BertForSequenceClassification`` (SDPA), acn's paper AC-Mixer vs the authors' structure
-(``benchmarks/reference_mixer.py``). Parameter counts are checked and printed. Each pair is timed
+(:mod:`.reference_mixer`). Parameter counts are checked and printed. Each pair is timed
 interleaved with
 
 - the SAME optimizer step on both sides (:func:`~.steps.plain_step`: torch's default AdamW), and

@@ -1,15 +1,18 @@
-"""BENCHMARKS.md from benchmarks.json, and the README's copy of its summary table.
+"""BENCHMARKS.md from ``acn bench``'s result, and the README's copy of its summary table.
 
-The summary table sits between :data:`BEGIN` and :data:`END` markers in BENCHMARKS.md; ``acn
-bench`` copies that block into README.md (same markers), and a test checks the two are equal, so
-the README's numbers are never typed by hand.
+The summary table is the generated block ``bench-summary`` (:mod:`acn.experiments.blocks`) in
+BENCHMARKS.md; ``acn report --readme`` (and ``acn bench --update-readme``) writes the same block
+into the README, and ``acn report --check`` fails when the two differ, so the README's numbers
+are never typed by hand.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-BEGIN, END = "<!-- bench-summary:begin -->", "<!-- bench-summary:end -->"
+from ..blocks import find_block, marked
+
+BENCH_BLOCK = "bench-summary"
 
 
 def _cell(value: Any) -> str:
@@ -45,36 +48,36 @@ def summary_table(data: dict[str, Any]) -> str:
     return md_table(["item", "goal", "measured", "met"], rows)
 
 
-def summary_block(data: dict[str, Any]) -> str:
-    m = data["machine"]
+def summary_body(data: dict[str, Any]) -> str:
+    """The summary table and where it was measured (the ``bench-summary`` block's text)."""
+    p = data["provenance"]
+    m = p["machine"]
     where = (
         f"{m.get('cpu', '?')}, {m.get('cpu_count')} cores, torch threads: {m.get('torch_threads')}, "
-        f"torch {m.get('torch')}, {data['date']}, `acn bench` ({data['scale']} scale)"
+        f"torch {m.get('torch')}, {p['date']}, `acn bench` ({data['scale']} scale)"
     )
-    return f"{BEGIN}\n{summary_table(data)}\n\nMeasured on {where}; {load_line(data)}\n{END}"
+    return f"{summary_table(data)}\n\nMeasured on {where}; {load_line(data)}"
+
+
+def summary_block(data: dict[str, Any]) -> str:
+    return marked(BENCH_BLOCK, summary_body(data))
 
 
 def load_line(data: dict[str, Any]) -> str:
-    before, after = data["load_before"], data["load_after"]
+    load = data["provenance"]["load_average"]
     shared = "shared with other work" if data["shared_machine"] else "otherwise idle"
-    return (
-        f"machine {shared} (1/5/15-min load average {before[0]:.2f}/{before[1]:.2f}/"
-        f"{before[2]:.2f} before, {after[0]:.2f}/{after[1]:.2f}/{after[2]:.2f} after)."
-    )
+    return f"machine {shared} (1/5/15-min load average {_triple(load.get('start'))} before, " \
+           f"{_triple(load.get('end'))} after)."  # fmt: skip
+
+
+def _triple(load: list[float] | None) -> str:
+    return "/".join(f"{v:.2f}" for v in load) if load else "unknown"
 
 
 def extract_block(text: str) -> str | None:
-    """The marker-delimited summary block of a Markdown text, or None."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        return None
-    return text[start : end + len(END)]
-
-
-def replace_block(text: str, block: str) -> str | None:
-    """``text`` with its summary block replaced by ``block`` (None if it has no markers)."""
-    old = extract_block(text)
-    return None if old is None else text.replace(old, block)
+    """The ``bench-summary`` block of a Markdown text (markers included), or None."""
+    span = find_block(text, BENCH_BLOCK)
+    return None if span is None else text[span[0] : span[1]]
 
 
 def item_section(name: str, item: dict[str, Any]) -> str:
@@ -98,8 +101,8 @@ def item_section(name: str, item: dict[str, Any]) -> str:
 
 
 def render_markdown(data: dict[str, Any]) -> str:
-    m = data["machine"]
-    machine = ", ".join(f"{k} {v}" for k, v in m.items())
+    p = data["provenance"]
+    machine = ", ".join(f"{k} {v}" for k, v in p["machine"].items())
     head = [
         "# acn bench",
         "",
@@ -110,7 +113,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         summary_block(data),
         "",
         f"Machine: {machine}.",
-        f"Total wall time {data['wall_s']:.0f} s.",
+        f"Total wall time {p['wall_time_s']:.0f} s.",
         "",
     ]
     return "\n".join(head + [item_section(n, it) + "\n" for n, it in data["items"].items()])

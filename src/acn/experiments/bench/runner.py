@@ -1,20 +1,26 @@
-"""Run the benchmark items, record the machine and its load, write benchmarks.json + BENCHMARKS.md."""
+"""Run the benchmark items, record the machine and its load, write benchmarks.json + BENCHMARKS.md.
+
+``benchmarks.json`` is a result of the one schema (:mod:`acn.experiments.results`, kind
+``bench``). With ``--only``, items already in an existing file are kept, so that file is read and
+checked before anything runs: one that is not a result acn wrote is a one-line error, and it is
+never rewritten.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ...errors import ConfigError
-from ...utils import atomic_write, machine_info, write_json
+from ...utils import atomic_write
+from ..blocks import read_readme, replace_blocks
+from ..results import Recorder, envelope, now, read_result, write_result
 from .compile_speedup import compile_speedup
 from .context import BenchContext, skipped
 from .deploy import deploy_speedup_vs_flops
@@ -22,7 +28,7 @@ from .early_exit import early_exit_speedup
 from .mfu import mfu
 from .peers import peer_speedup
 from .probe_overhead import probe_overhead_ratio
-from .report import render_markdown, replace_block, summary_block
+from .report import BENCH_BLOCK, render_markdown, summary_body
 from .scale import get_scale
 from .train_step import peak_memory_ratio, train_step_ratio
 
@@ -51,49 +57,62 @@ def select(only: list[str] | None) -> list[str]:
 
 def run_item(name: str, ctx: BenchContext) -> dict[str, Any]:
     ctx.log(f"{name} ...")
-    load = os.getloadavg()[0]
+    load = _load()
     start = time.perf_counter()
     try:
         item = ITEMS[name](ctx)
     except ImportError as e:  # an optional dependency the item needs
         item = skipped(f"needs {e.name or e}")
     wall = time.perf_counter() - start
-    loads = [round(load, 2), round(os.getloadavg()[0], 2)]  # 1-minute load before, after
-    item.update(scale=ctx.scale.name, wall_s=round(wall, 1), date=_now(), load=loads)
+    after = _load()
+    loads = [load, after] if load is not None and after is not None else []  # 1-min, before/after
+    item.update(scale=ctx.scale.name, wall_s=round(wall, 1), date=now(), load=loads)
     ctx.log(f"{name}: {item['summary']} [{wall:.0f} s]")
     return item
+
+
+def previous_items(out: Path) -> dict[str, Any]:
+    """The items of an existing ``out/benchmarks.json`` (checked), or {} where there is none."""
+    path = out / JSON_FILE
+    if not path.exists():
+        return {}
+    data = read_result(path)
+    if data["kind"] != "bench":
+        raise ConfigError(
+            f"{path} is a {data['kind']} result, not acn bench's; choose another --out"
+        )
+    return dict(data["items"])
 
 
 def run_bench(
     scale: str = "full",
     only: list[str] | None = None,
-    out: str | Path = "docs/results",
+    out: str | Path = "runs/results",
     run: str | Path | None = None,
     seed: int = 0,
     log: Callable[[str], None] = print,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Run the items (all, or ``only``), write ``out/benchmarks.json`` and ``out/BENCHMARKS.md``
     after each item (a crash keeps what was measured); with ``only``, items already in
-    ``out/benchmarks.json`` are kept. Returns the JSON data."""
+    ``out/benchmarks.json`` are kept. Returns the result."""
     names = select(only)
     out = Path(out)
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    previous = _read(out / JSON_FILE).get("items", {}) if only else {}
+    recorder = Recorder(command)
+    previous = previous_items(out) if only else {}
     data: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="acn-bench-") as work:
         ctx = BenchContext(get_scale(scale), seed, Path(run) if run else None, Path(work), log)
         for name in names:
             previous[name] = run_item(name, ctx)
+            load_start = recorder.load_start
             data = {
-                "date": _now(),
+                **envelope(
+                    "bench", "benchmarks", "acn bench", recorder.provenance("cpu", torch.float32)
+                ),  # fmt: skip
                 "scale": scale,
                 "seed": seed,
-                "machine": machine_info("cpu", torch.float32),
-                "load_before": [round(v, 2) for v in load_before],
-                "load_after": [round(v, 2) for v in os.getloadavg()],
-                "shared_machine": load_before[0] > SHARED_LOAD,
-                "wall_s": round(time.perf_counter() - started, 1),
+                "shared_machine": load_start is not None and load_start[0] > SHARED_LOAD,
                 "items": dict(previous),
             }
             write_results(data, out)
@@ -101,29 +120,21 @@ def run_bench(
 
 
 def write_results(data: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / JSON_FILE, data)
+    write_result(out / JSON_FILE, data)
     text = render_markdown(data)
-    atomic_write(out / MD_FILE, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(out / MD_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def update_readme(data: dict[str, Any], readme: Path) -> bool:
-    """Rewrite README's marker-delimited benchmark table from ``data``; False if no markers."""
-    if not readme.is_file():
-        return False
-    text = replace_block(readme.read_text(), summary_block(data))
-    if text is None:
-        return False
-    atomic_write(readme, lambda tmp: Path(tmp).write_text(text))
-    return True
+def update_readme(data: dict[str, Any], readme: Path) -> None:
+    """Rewrite the README's ``bench-summary`` block from ``data`` (the CLI checks the README
+    with :func:`acn.experiments.blocks.check_readme` before the run; it is read again here, so
+    edits made meanwhile are kept)."""
+    new = replace_blocks(read_readme(readme), {BENCH_BLOCK: summary_body(data)}, str(readme))
+    atomic_write(readme, lambda tmp: Path(tmp).write_text(new, encoding="utf-8"))
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _load() -> float | None:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None

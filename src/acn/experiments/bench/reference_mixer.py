@@ -20,7 +20,8 @@ loop). Dropout is left out (the paper's runs use drop_p=0, where it is the ident
 ``Rearrange('b d h w -> b (h w) d')`` is written as ``flatten(2).transpose(1, 2)``. ``forward(x, eval_=True)`` returns
 the per-depth predictions exactly as the authors' evaluation does: ``clf(ln(rep[:, 0]))`` for the
 representation after 0..L layers (the running sum for the AC-Mixer, the stream for the Res-Mixer).
-Not part of the package; ``tests/test_paper_parity.py`` checks ``mixer_cifar_paper`` against it.
+``tests/test_paper_parity.py`` checks ``mixer_cifar_paper`` against it; ``acn bench``'s
+``peer_speedup`` times it.
 """
 
 from __future__ import annotations

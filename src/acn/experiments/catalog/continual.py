@@ -19,28 +19,29 @@ experiment's directory and skipped when the experiment is run again.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ..compress import flops_per_depth
-from ..data import Batches, per_class, task_splits
-from ..data.dataset import ArrayDataset
-from ..errors import DataError
-from ..models.registry import create_model
-from ..runs.config import load_config
-from ..runs.inputs import TrainData, load_train_data, model_values
-from ..train.distributed import resolve_device
-from ..train.loop import augment_seed
-from ..train.optim import build_optimizer
-from ..train.si import SynapticIntelligence
-from ..utils import write_json
-from .context import DRY_RUN_BATCH, PlanEntry, RunContext, known_size
-from .figures import plot_curves
-from .suite import Claim, Experiment, Rule, Scale, register
+from ...compress import flops_per_depth
+from ...data import Batches, per_class, task_splits
+from ...data.dataset import ArrayDataset
+from ...errors import DataError
+from ...models.registry import create_model
+from ...runs.config import TrainConfig, load_config
+from ...runs.inputs import TrainData, load_train_data, model_values
+from ...train.distributed import resolve_device
+from ...train.loop import augment_seed
+from ...train.optim import build_optimizer
+from ...train.si import SynapticIntelligence
+from ...utils import write_json
+from ..context import DRY_RUN_BATCH, PlanEntry, RunContext, known_size
+from ..figures import plot_curves
+from ..recipes import CIFAR10, CIFAR100, Recipe
+from ..results import read_json
+from ..suite import Claim, Experiment, Rule, Scale, SeedResult
 
 ARCHS = ("acn", "residual")
 METHODS = ("naive", "si")
@@ -68,6 +69,11 @@ def _load(spec: str, per_class_train: int | None, crop_padding: int) -> TrainDat
         "augment": {"cutmix_prob": 0.0, "crop_padding": crop_padding},
     }
     return load_train_data(load_config(None, values))
+
+
+def load(cfg: TrainConfig) -> TrainData:
+    """The data of a sequence's config (see :func:`_load`)."""
+    return _load(cfg.data.spec, cfg.data.per_class, cfg.augment.crop_padding)
 
 
 def load_tasks(
@@ -131,22 +137,21 @@ def train_sequence(
     return acc
 
 
-def build(p: dict[str, Any], arch: str, depth: int, info: dict[str, Any], seed: int):
+def build(ctx: RunContext, p: dict[str, Any], arch: str, depth: int, info: dict[str, Any]):
     """The model of one sequence: the recipe's Mixer with T*c outputs, seeded init."""
-    values = {"model": {"name": p["mixer"]["name"], "connectivity": arch,
-                        "overrides": {**p["mixer"]["overrides"], "depth": depth}}}  # fmt: skip
-    cfg = load_config(None, values)
+    cfg = ctx.config(p["train"], arch, {"model": {"overrides": {"depth": depth}}})
     overrides = model_values(cfg, info)
     overrides["num_classes"] = int(p["tasks"]) * int(p["classes_per_task"])
-    torch.manual_seed(seed)
-    return create_model(p["mixer"]["name"], arch, **overrides)
+    torch.manual_seed(ctx.seed)
+    return create_model(cfg.model.name, arch, **overrides)
 
 
-def dry_step(ctx: RunContext, p: dict[str, Any], spec: str) -> None:
+def dry_step(ctx: RunContext, p: dict[str, Any], cfg: TrainConfig) -> None:
     """--dry-run: build every model, take one SI optimizer step on a real (or, when the data is
     absent, synthetic) batch, and add each sequence to the plan."""
+    spec = cfg.data.spec
     try:
-        data = _load(spec, p.get("per_class"), p["mixer"]["crop_padding"])
+        data = load(cfg)
     except DataError:
         data = None
     info = data.info if data is not None else {"kind": "image"}
@@ -154,7 +159,7 @@ def dry_step(ctx: RunContext, p: dict[str, Any], spec: str) -> None:
     samples = len(data.splits.train) if data is not None else known_size(spec)
     for arch in ARCHS:
         for depth in p["depths"]:
-            model = build(p, arch, depth, info, 0)
+            model = build(ctx, p, arch, depth, info)
             x = model.example_input(DRY_RUN_BATCH)
             y = torch.arange(DRY_RUN_BATCH) % c
             if data is not None:
@@ -172,7 +177,7 @@ def dry_step(ctx: RunContext, p: dict[str, Any], spec: str) -> None:
                 ctx.plan.append(
                     PlanEntry(
                         key=f"{arch}-{method}-L{depth}",
-                        model=p["mixer"]["name"],
+                        model=cfg.model.name,
                         connectivity=arch,
                         params=model.num_params(),
                         data=spec,
@@ -185,14 +190,14 @@ def dry_step(ctx: RunContext, p: dict[str, Any], spec: str) -> None:
                 )
 
 
-def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
+def run_seed(ctx: RunContext, scale: Scale, seed: int) -> SeedResult:
     p = scale.params
-    spec = p["mixer"]["data"].format(data=str(ctx.data_root).rstrip("/"))
-    if getattr(ctx, "dry_run", False):
-        dry_step(ctx, p, spec)
+    cfg = ctx.config(p["train"], "acn")
+    if ctx.dry_run:
+        dry_step(ctx, p, cfg)
         return {}
-    device = resolve_device(getattr(ctx, "device", "auto") or "auto")
-    data = _load(spec, p.get("per_class"), p["mixer"]["crop_padding"])
+    device = resolve_device(ctx.device)
+    data = load(cfg)
     tasks = load_tasks(data, int(p["tasks"]), int(p["classes_per_task"]), p.get("test_per_class"))
     cells: dict[str, Any] = {}
     for depth in p["depths"]:
@@ -200,10 +205,10 @@ def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
             for method in METHODS:
                 key = f"{arch}-{method}-L{depth}"
                 path = Path(ctx.out) / f"{key}-s{seed}.json"
-                if path.is_file():
-                    cells[key] = json.loads(path.read_text())
+                if path.is_file():  # this sequence finished in an earlier, interrupted run
+                    cells[key] = read_cell(path)
                     continue
-                model = build(p, arch, depth, data.info, seed).to(device)
+                model = build(ctx, p, arch, depth, data.info).to(device)
                 acc = train_sequence(model, data, tasks, p, method, seed, device)
                 cells[key] = {
                     "accuracy_matrix": acc,
@@ -217,26 +222,23 @@ def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
         for d in p["depths"]
         for m in METHODS
     ]
-    return {"cells": cells, "residual_minus_acn_forgetting_pt": sum(diffs) / len(diffs)}
+    contrast = {"residual_minus_acn_forgetting_pt": sum(diffs) / len(diffs)}
+    return {"arms": cells, "contrasts": contrast}
 
 
-def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
-    """Table 3: mean average accuracy and forgetting of every (method, arch, depth)."""
-    rows = [s["cells"] for s in per_seed if s]
-    out: dict[str, Any] = {}
-    if not rows:
-        return out
-    for key in rows[0]:
-        for q in ("average_accuracy", "average_forgetting"):
-            out[f"{key}_{q}"] = sum(r[key][q] for r in rows) / len(rows)
-    return out
+def read_cell(path: Path) -> dict[str, Any]:
+    """A finished sequence's saved numbers (checked: a damaged file is one line, kept as it is)."""
+    cell = read_json(path, "sequence result")
+    if not isinstance(cell, dict) or not all(
+        isinstance(cell.get(k), (int, float)) for k in ("average_accuracy", "average_forgetting")
+    ):
+        raise DataError(f"{path} is not a sequence result acn wrote; move it away to rerun it")
+    return cell
 
 
 def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """Average forgetting against depth for every (architecture, method)."""
-    rows = [s["cells"] for s in per_seed if s]
-    if not rows:
-        return []
+    rows = [s["arms"] for s in per_seed]
     depths = sorted({int(k.rsplit("-L", 1)[1]) for k in rows[0]})
     curves = {f"{a} {m}": [[r[f"{a}-{m}-L{d}"]["average_forgetting"] for d in depths] for r in rows]
               for m in METHODS for a in ARCHS}  # fmt: skip
@@ -249,91 +251,77 @@ def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
 _SETTING = {"si_strength": 1.0, "lr": 1e-3, "batch_size": 64}
 _CIFAR_SMALL = {"patch_size": 8, "dim": 32, "token_hidden": 24, "channel_hidden": 128}
 
-EXPERIMENT = register(
-    Experiment(
-        name="continual",
-        title="Continual learning: naive fine-tuning and SI, depths 5/10/15 (Table 3)",
-        claim=Claim(
-            text="ACNs forget less than residual networks in task-incremental learning, with "
-            "naive fine-tuning and with Synaptic Intelligence, at every depth",
-            paper="Split CIFAR-100, forgetting AC vs Res: naive 46.6/45.5/46.9 vs 52.8/54.9/54.5, "
-            "SI 35.7/33.8/32 vs 42.4/44.6/50 (L = 5/10/15; 'up to 18% less')",
+
+def mixer(name: str, overrides: dict[str, Any], spec: Any, per_class_train: int | None,
+          crop_padding: int) -> Recipe:  # fmt: skip
+    """The sequences' model and data (the first ``per_class_train`` images of each class)."""
+    return {
+        "model": {"name": name, "overrides": overrides},
+        "data": {"spec": spec, "per_class": per_class_train, "per_class_mode": "first"},
+        "augment": {"cutmix_prob": 0.0, "crop_padding": crop_padding},
+    }
+
+
+_SMOKE_MIXER = {"patch_size": 7, "dim": 16, "token_hidden": 8, "channel_hidden": 32}
+
+EXPERIMENT = Experiment(
+    name="continual",
+    title="Continual learning: naive fine-tuning and SI, depths 5/10/15 (Table 3)",
+    claim=Claim(
+        text="ACNs forget less than residual networks in task-incremental learning, with "
+        "naive fine-tuning and with Synaptic Intelligence, at every depth",
+        paper="Split CIFAR-100, forgetting AC vs Res: naive 46.6/45.5/46.9 vs 52.8/54.9/54.5, "
+        "SI 35.7/33.8/32 vs 42.4/44.6/50 (L = 5/10/15; 'up to 18% less')",
+    ),
+    rule=Rule(
+        quantity="residual_minus_acn_forgetting_pt",
+        direction="greater",
+        threshold=0.0,
+        describe="seed-paired average forgetting residual minus ACN (points), mean over the "
+        "three depths and both methods; 95% t-interval over seeds",
+    ),
+    scales={
+        "smoke": Scale(
+            params={
+                **_SETTING,
+                "train": mixer("mixer_s8", _SMOKE_MIXER, "mnist5k", 20, 2),
+                "tasks": 5,
+                "classes_per_task": 2,
+                "test_per_class": 20,
+                "epochs_per_task": 1,
+                "depths": [2, 3],
+            },
+            changes="split MNIST-5k (5 tasks of 2 digits, 20 per class), width-16 Mixer of "
+            "depth 2 and 3, 1 epoch per task",
         ),
-        rule=Rule(
-            quantity="residual_minus_acn_forgetting_pt",
-            direction="greater",
-            threshold=0.0,
-            describe="seed-paired average forgetting residual minus ACN (points), mean over the "
-            "three depths and both methods; 95% t-interval over seeds",
+        "cpu": Scale(
+            params={
+                **_SETTING,
+                "train": mixer("mixer_cifar_paper", dict(_CIFAR_SMALL), CIFAR10, 500, 4),
+                "tasks": 5,
+                "classes_per_task": 2,
+                "test_per_class": 500,
+                "epochs_per_task": 5,
+                "depths": [5, 10, 15],
+            },
+            changes="split CIFAR-10 (5 tasks of 2 classes; the first 500 training and 500 "
+            "test images per class) instead of split CIFAR-100 (20 tasks of 5); Mixer of "
+            "width 32 with 8x8 patches instead of 128 with 4x4; 5 epochs per task instead of 10",
         ),
-        scales={
-            "smoke": Scale(
-                params={
-                    **_SETTING,
-                    "mixer": {
-                        "name": "mixer_s8",
-                        "data": "mnist5k",
-                        "crop_padding": 2,
-                        "overrides": {
-                            "patch_size": 7,
-                            "dim": 16,
-                            "token_hidden": 8,
-                            "channel_hidden": 32,
-                        },
-                    },  # fmt: skip
-                    "tasks": 5,
-                    "classes_per_task": 2,
-                    "per_class": 20,
-                    "test_per_class": 20,
-                    "epochs_per_task": 1,
-                    "depths": [2, 3],
-                },
-                changes="split MNIST-5k (5 tasks of 2 digits, 20 per class), width-16 Mixer of "
-                "depth 2 and 3, 1 epoch per task",
-            ),
-            "cpu": Scale(
-                params={
-                    **_SETTING,
-                    "mixer": {
-                        "name": "mixer_cifar_paper",
-                        "crop_padding": 4,
-                        "data": "wds:{data}/cifar10-jpeg-wds",
-                        "overrides": dict(_CIFAR_SMALL),
-                    },  # fmt: skip
-                    "tasks": 5,
-                    "classes_per_task": 2,
-                    "per_class": 500,
-                    "test_per_class": 500,
-                    "epochs_per_task": 5,
-                    "depths": [5, 10, 15],
-                },
-                changes="split CIFAR-10 (5 tasks of 2 classes; the first 500 training and 500 "
-                "test images per class) instead of split CIFAR-100 (20 tasks of 5); Mixer of "
-                "width 32 with 8x8 patches instead of 128 with 4x4; 5 epochs per task instead of 10",
-            ),
-            "paper": Scale(
-                params={
-                    **_SETTING,
-                    "mixer": {
-                        "name": "mixer_cifar_paper",
-                        "crop_padding": 4,
-                        "overrides": {},
-                        "data": "cifar100:{data}/cifar-100-python",
-                    },  # fmt: skip
-                    "tasks": 20,
-                    "classes_per_task": 5,
-                    "per_class": None,
-                    "test_per_class": None,
-                    "epochs_per_task": 10,
-                    "depths": [5, 10, 15],
-                },
-                changes="the paper's setting: split CIFAR-100, 20 tasks of 5 classes, 10 epochs "
-                "per task, AdamW 1e-3, batch 64, SI lambda 1; multi-head",
-                data_needed=["cifar100"],
-            ),
-        },
-        run_seed=run_seed,
-        summarize=summarize,
-        plot=plot,
-    )
+        "paper": Scale(
+            params={
+                **_SETTING,
+                "train": mixer("mixer_cifar_paper", {}, CIFAR100, None, 4),
+                "tasks": 20,
+                "classes_per_task": 5,
+                "test_per_class": None,
+                "epochs_per_task": 10,
+                "depths": [5, 10, 15],
+            },
+            changes="the paper's setting: split CIFAR-100, 20 tasks of 5 classes, 10 epochs "
+            "per task, AdamW 1e-3, batch 64, SI lambda 1; multi-head",
+        ),
+    },
+    run_seed=run_seed,
+    plot=plot,
 )

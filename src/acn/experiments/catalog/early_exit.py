@@ -10,19 +10,17 @@ on one half of the test split to a target accuracy drop, reported on the other h
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..exits.evaluate import ExitEvalConfig, ExitReport, evaluate_exits
-from ..exits.splits import load_exit_splits
-from ..runs.config import merge
-from ..serialization import load
-from .context import RunContext
-from .figures import plot_points
-from .recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE
-from .recipes import train_config as recipe_config
-from .suite import Claim, Experiment, Rule, Scale, interval, register
+from ...exits.evaluate import ExitEvalConfig, ExitReport, evaluate_exits
+from ...exits.splits import load_exit_splits
+from ...runs.config import merge
+from ..figures import plot_points
+from ..measures import Measure, Trained
+from ..recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE
+from ..study import Arm, Contrast, study
+from ..suite import Claim, Rule, Scale, SeedResult, interval
 
 # (row name, connectivity, exit heads), in Table 7's order
 CONFIGS: tuple[tuple[str, str, str], ...] = (
@@ -42,13 +40,12 @@ LABELS = {"res-plain": "Res-Mixer", "acn-plain": "AC-Mixer, global cutoff",
           "res-shared": "Res-Mixer w/ shared head", "acn-shared": "AC-Mixer w/ shared head"}  # fmt: skip
 
 
-def measure_row(
-    run_dir: str | Path, heads: str, name: str, seed: int, evaluation: ExitEvalConfig
-) -> ExitReport:
+def measure_row(t: Trained) -> ExitReport:
     """Calibrate and measure one trained row (validation / test halves of its test split)."""
-    model = load(run_dir).eval()
-    val, test, _ = load_exit_splits(model, run_dir, seed=seed)
-    return evaluate_exits(model, val, test, dataclasses.replace(evaluation, heads=heads), name=name)
+    model = t.run.model("cpu").eval()
+    val, test, _ = load_exit_splits(model, t.run.path, seed=t.seed)
+    evaluation = ExitEvalConfig(**t.params.get("evaluation", {}), heads=t.tags["heads"])
+    return evaluate_exits(model, val, test, evaluation, name=t.key)
 
 
 # -- the reproduce-suite experiment ``early-exit`` -----------------------------------------------
@@ -87,40 +84,22 @@ def row_numbers(report: ExitReport) -> dict[str, Any]:
     }
 
 
-def run_seed(ctx: RunContext, scale: Scale, seed: int) -> dict[str, Any]:
-    p = scale.params
-    evaluation = ExitEvalConfig(**p.get("evaluation", {}))
-    rows: dict[str, Any] = {}
-    for name, connectivity, heads in CONFIGS:
-        changes = row_changes(heads, p["branches"])
-        run = ctx.train(name, recipe_config(p["train"], connectivity, seed, ctx.data_root, changes))
-        if run is not None:
-            rows[name] = row_numbers(measure_row(run, heads, name, seed, evaluation))
-    if len(rows) < len(CONFIGS):  # dry run
-        return {}
-    return {
-        "rows": rows,
-        "acn_minus_res_shared_speedup": rows["acn-shared"]["flops_speedup"]
-        - rows["res-shared"]["flops_speedup"],
-    }
+# every row's exit report: accuracy, FLOPs speedup and the wall-clock speedups (one measure)
+ROW = Measure("exit_report", lambda t: row_numbers(measure_row(t)), group=True)
 
 
-def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean FLOPs speedup and accuracy of every row."""
-    rows = [s["rows"] for s in per_seed if s]
-    out: dict[str, Any] = {}
-    for name, _, _ in CONFIGS:
-        for key in ("flops_speedup", "accuracy", "full_accuracy"):
-            vals = [r[name][key] for r in rows]
-            out[f"{name}_{key}"] = sum(vals) / len(vals) if vals else None
-    return out
+def arms(params: dict[str, Any]) -> list[Arm]:
+    return [Arm(name, conn, row_changes(heads, params["branches"]), tags={"heads": heads})
+            for name, conn, heads in CONFIGS]  # fmt: skip
 
 
-def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+def shared_gap(a: dict[str, dict[str, Any]]) -> float:
+    return a["acn-shared"]["flops_speedup"] - a["res-shared"]["flops_speedup"]
+
+
+def plot(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
     """Test accuracy against FLOPs speedup of every configuration (mean and each seed)."""
-    seeds = [s["rows"] for s in per_seed if s]
-    if not seeds:
-        return []
+    seeds = [s["arms"] for s in per_seed]
     points = {
         f"{LABELS[name]} (paper {PAPER_SPEEDUP[name]:.1f}x)": [
             (rows[name]["flops_speedup"], rows[name]["accuracy"]) for rows in seeds
@@ -138,9 +117,9 @@ def plot(per_seed: list[dict[str, Any]], out_dir: Path) -> list[Path]:
 
 
 def readme_table(result: dict[str, Any]) -> str:
-    """The README's Table 7 of ``docs/results/early-exit.json``: every row's test accuracy beside
-    its speedups, means over seeds (generated, never typed: a test compares the README with it)."""
-    seeds = [s["rows"] for s in result["per_seed"]]
+    """The README's Table 7 (block ``early-exit-table``): every row's test accuracy beside its
+    speedups, means over seeds."""
+    seeds = [s["arms"] for s in result["per_seed"]]
     walls = sorted(
         {
             k
@@ -178,46 +157,45 @@ def readme_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-EXPERIMENT = register(
-    Experiment(
-        name="early-exit",
-        title="Early exit: six configurations (App. H, Table 7)",
-        claim=Claim(
-            text="An AC-Mixer with a shared early-exit head needs fewer FLOPs per sample than a "
-            "residual Mixer with the same head (entropy exits)",
-            paper="FLOPs speedup over the full Res-Mixer: Res 1.0, AC cutoff 1.5, Res branches "
-            "2.2, AC branches 2.6, Res shared 2.4, AC shared 3.3 (accuracies not reported)",
+EXPERIMENT = study(
+    name="early-exit",
+    title="Early exit: six configurations (App. H, Table 7)",
+    claim=Claim(
+        text="An AC-Mixer with a shared early-exit head needs fewer FLOPs per sample than a "
+        "residual Mixer with the same head (entropy exits)",
+        paper="FLOPs speedup over the full Res-Mixer: Res 1.0, AC cutoff 1.5, Res branches "
+        "2.2, AC branches 2.6, Res shared 2.4, AC shared 3.3 (accuracies not reported)",
+    ),
+    rule=Rule(
+        quantity="acn_minus_res_shared_speedup",
+        direction="greater",
+        threshold=0.0,
+        describe="seed-paired FLOPs speedup (test half) of AC-Mixer minus Res-Mixer, both "
+        "with the shared exit head, entropy threshold calibrated on the validation half to "
+        "lose at most 0.5 points; 95% t-interval over seeds",
+    ),
+    arms=arms,
+    measures=(ROW,),
+    contrasts=(Contrast("acn_minus_res_shared_speedup", shared_gap),),
+    plot=plot,
+    readme={"early-exit-table": readme_table},
+    scales={
+        "smoke": Scale(
+            params={"train": SMOKE, "branches": [1, 2, 3], "evaluation": {"timing": False}},
+            changes="3-block width-16 Mixer, 200 MNIST digits, 1 epoch, no timing",
         ),
-        rule=Rule(
-            quantity="acn_minus_res_shared_speedup",
-            direction="greater",
-            threshold=0.0,
-            describe="seed-paired FLOPs speedup (test half) of AC-Mixer minus Res-Mixer, both "
-            "with the shared exit head, entropy threshold calibrated on the validation half to "
-            "lose at most 0.5 points; 95% t-interval over seeds",
+        "cpu": Scale(
+            params={"train": merge(MNIST_MIXER, {"epochs": 12}), "branches": [4, 8, 12]},
+            changes="the suite's 16-block width-32 Mixer on MNIST-5k, 12 epochs per row (six "
+            "runs per seed: 25 would not fit the CPU budget) instead of the 16 x 128 CIFAR-10 "
+            "Mixer; branches at 4/8/12 as the paper; "
+            "thresholds calibrated to a 0.5-point drop on 500 validation digits (paper: fixed "
+            "tau 0.7)",
         ),
-        scales={
-            "smoke": Scale(
-                params={"train": SMOKE, "branches": [1, 2, 3], "evaluation": {"timing": False}},
-                changes="3-block width-16 Mixer, 200 MNIST digits, 1 epoch, no timing",
-            ),
-            "cpu": Scale(
-                params={"train": merge(MNIST_MIXER, {"epochs": 12}), "branches": [4, 8, 12]},
-                changes="the suite's 16-block width-32 Mixer on MNIST-5k, 12 epochs per row (six "
-                "runs per seed: 25 would not fit the CPU budget) instead of the 16 x 128 CIFAR-10 "
-                "Mixer; branches at 4/8/12 as the paper; "
-                "thresholds calibrated to a 0.5-point drop on 500 validation digits (paper: fixed "
-                "tau 0.7)",
-            ),
-            "paper": Scale(
-                params={"train": merge(CIFAR_MIXER, {"epochs": 300}), "branches": [4, 8, 12]},
-                changes="the paper's CIFAR-10 Mixer and branches; 300 epochs (the paper does not "
-                "state them); thresholds calibrated to a 0.5-point drop instead of tau 0.7",
-                data_needed=["cifar10"],
-            ),
-        },
-        run_seed=run_seed,
-        summarize=summarize,
-        plot=plot,
-    )
+        "paper": Scale(
+            params={"train": merge(CIFAR_MIXER, {"epochs": 300}), "branches": [4, 8, 12]},
+            changes="the paper's CIFAR-10 Mixer and branches; 300 epochs (the paper does not "
+            "state them); thresholds calibrated to a 0.5-point drop instead of tau 0.7",
+        ),
+    },
 )

@@ -1,0 +1,148 @@
+"""What an experiment measures on a finished training run, read through :class:`acn.runs.Run`.
+
+A :class:`Measure` is a name, a function of a :class:`Trained` run and, for a score, whether higher
+is better (a study orients its contrasts by it). The standard ones read the run's summary (shape
+checked by ``Run.summary``), its metrics and its model: accuracy at every depth, the cutoff and
+the share of the network it keeps, the best evaluation's epoch, the training cost, and the
+inference FLOPs at every depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..compress import flops_per_depth
+from ..errors import CheckpointError
+from ..models.base import StackModel
+from ..runs.run import Run
+from ..train.distributed import resolve_device
+
+
+@dataclass
+class Trained:
+    """One finished run as a measure sees it: the run, its arm's key and tags, the seed, the
+    scale's parameters, and a memo so that measures sharing work (a model load, a sweep) do it
+    once."""
+
+    run: Run
+    key: str = ""
+    tags: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per run and key."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def model(self) -> StackModel:
+        """The run's trained model, in eval mode on the experiment's device."""
+        return self.memo("model", lambda: self.run.model(resolve_device(self.device)).eval())
+
+    def summary(self, key: str) -> Any:
+        """``summary.json[key]`` (one line naming the file if the key is missing)."""
+        summary = self.run.summary
+        if key not in summary:
+            raise CheckpointError(f"{self.run.summary_path} is not a summary acn wrote (no {key})")
+        return summary[key]
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return self.memo("metrics", self.run.metrics)
+
+    def flops(self) -> list[int]:
+        """Inference FLOPs per sample of the model cut at every depth 0..L (on the CPU)."""
+        return self.memo("flops", lambda: flops_per_depth(self.run.model("cpu").eval()))
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A number (or curve) measured on every finished run of a study's arms."""
+
+    name: str
+    fn: Callable[[Trained], Any]
+    higher_is_better: bool | None = None  # None: not a score (a depth, a curve, a count)
+    arms: tuple[str, ...] | None = None  # only these arms (default: every arm)
+    group: bool = False  # fn returns several named numbers at once (e.g. a report's fields)
+
+    def applies(self, arm: str) -> bool:
+        return self.arms is None or arm in self.arms
+
+
+def summary_measure(name: str, key: str, higher_is_better: bool | None = None) -> Measure:
+    """``summary.json[key]`` as measure ``name``."""
+    return Measure(name, lambda t: t.summary(key), higher_is_better)
+
+
+def _best(t: Trained) -> dict[str, Any]:
+    records = t.metrics()
+    return max(records, key=lambda r: r["accuracy"]) if records else {"epoch": 0, "accuracy": 0.0}
+
+
+def _cutoff(t: Trained) -> int:
+    return int(t.summary("cutoff_depth"))
+
+
+ACCURACY = summary_measure("accuracy", "accuracy", higher_is_better=True)
+ACCURACY_PER_DEPTH = summary_measure("accuracy_per_depth", "accuracy_per_depth")
+CUTOFF = summary_measure("cutoff", "cutoff_depth", higher_is_better=False)
+DEPTH = summary_measure("depth", "depth")
+DATA = summary_measure("data", "data")
+PARAMS = summary_measure("params", "params")
+CUT_MODEL_PARAMS = summary_measure("cut_model_params", "cut_model_params")
+EPOCHS = summary_measure("epochs", "epochs")
+STEPS = summary_measure("steps", "steps")
+TRAIN_TIME_S = summary_measure("train_time_s", "train_time_s", higher_is_better=False)
+NETWORK_USED_PCT = Measure(
+    "network_used_pct",
+    lambda t: 100.0 * t.summary("cutoff_depth") / max(t.summary("depth"), 1),
+    higher_is_better=False,
+)
+BEST_EPOCH = Measure("best_epoch", lambda t: _best(t)["epoch"])
+BEST_ACCURACY = Measure("best_accuracy", lambda t: _best(t)["accuracy"], higher_is_better=True)
+FLOPS_PER_DEPTH = Measure("flops_per_depth", lambda t: t.flops())
+FLOPS = Measure("flops", lambda t: t.flops()[-1], higher_is_better=False)
+ACCURACY_AT_CUTOFF = Measure(
+    "accuracy_at_cutoff",
+    lambda t: t.summary("accuracy_per_depth")[_cutoff(t)],
+    higher_is_better=True,
+)
+CUT_FLOPS_FRACTION = Measure(
+    "cut_flops_fraction",
+    lambda t: t.flops()[_cutoff(t)] / t.flops()[-1],
+    higher_is_better=False,
+)
+
+# What a finished run reports when an experiment compares whole runs (Table 5's columns and more)
+RUN_NUMBERS: tuple[Measure, ...] = (
+    ACCURACY, ACCURACY_PER_DEPTH, DEPTH, CUTOFF, NETWORK_USED_PCT, PARAMS, CUT_MODEL_PARAMS,
+    BEST_EPOCH, BEST_ACCURACY, EPOCHS, STEPS, TRAIN_TIME_S,
+)  # fmt: skip
+
+
+def measure(trained: Trained, measures: Sequence[Measure]) -> dict[str, Any]:
+    """``{name: value}`` of every measure that applies to ``trained``'s arm (a group measure
+    adds each of its numbers)."""
+    out: dict[str, Any] = {}
+    for m in measures:
+        if m.applies(trained.key):
+            value = m.fn(trained)
+            if m.group:
+                out.update(value)
+            else:
+                out[m.name] = value
+    return out
+
+
+def run_numbers(run: Run, measures: Sequence[Measure] = RUN_NUMBERS) -> dict[str, Any]:
+    """The measures of one finished run outside a study (imperative experiments)."""
+    return measure(Trained(run), measures)
+
+
+def training_flops(forward_flops: float, samples: int, epochs: int) -> float:
+    """Estimated training FLOPs: 3 x forward (forward + backward) per sample seen."""
+    return 3.0 * forward_flops * samples * epochs
