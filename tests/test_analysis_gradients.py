@@ -81,7 +81,10 @@ def test_block_with_zero_full_gradient_gets_nan():
     assert math.isnan(shares[0]) and shares[1] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("connectivity", ["acn", "residual", "denseformer", "densenet"])
+@pytest.mark.parametrize(
+    "connectivity",
+    ["acn", "residual", "denseformer", "densenet", "hacn", "hyper-dynamic", "laurel-lr"],
+)
 def test_model_share_leaves_model_untouched(connectivity):
     torch.manual_seed(0)
     model = acn.create_model(

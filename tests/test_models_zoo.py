@@ -15,6 +15,7 @@ import acn
 from acn.errors import ConfigError
 from acn.models import tiny_overrides
 from acn.serialization import load
+from acn.train.gradient_share import direct_gradient_share
 
 PRE_LN = ["mlp_s4", "mixer_s8", "mixer_std_s8", "vit_tiny_cifar"]  # pre-LN blocks (+ tail Mixer)
 EVERY = [*PRE_LN, "bert_tiny"]
@@ -296,3 +297,31 @@ def test_model_files_written_before_the_options_existed_load_with_their_defaults
     x = inputs(model).float()
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ["mlp_s4", "vit_tiny_cifar"])
+def test_hacn_direct_gradient_is_the_long_connection_alone(name):
+    """hacn's head never reads the stream, so a block's direct path is its own report: the DG
+    share equals that of a pass in which every block reads a fully detached input."""
+    model = tiny(name, "hacn")
+    perturb_wiring(model)
+    x, y = inputs(model), torch.randint(0, model.config.num_classes, (3,))
+
+    def norms(detach: bool) -> list[float]:
+        hooks = [
+            b.register_forward_pre_hook(lambda m, args: (args[0].detach(), *args[1:]))
+            for b in model.stack.blocks
+            if detach
+        ]
+        loss = F.cross_entropy(model(x), y)
+        for h in hooks:
+            h.remove()
+        out = []
+        for b in model.stack.blocks:
+            grads = torch.autograd.grad(loss, list(b.parameters()), retain_graph=True)
+            out.append(float(torch.cat([g.flatten() for g in grads]).norm()))
+        return out
+
+    want = [d / f for d, f in zip(norms(True), norms(False))]
+    assert direct_gradient_share(model, x, y) == pytest.approx(want, rel=1e-6)  # float32 loss
+    assert min(want[:-1]) < 0.99
