@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_model
 
 import acn
+from acn.compress.remove import keep_blocks
 from acn.errors import ConfigError
+from acn.exits import ExitPolicy, early_exit_predict, plan_exits
 from acn.models import tiny_overrides
 from acn.serialization import load
 from acn.train.gradient_share import direct_gradient_share
@@ -325,3 +327,53 @@ def test_hacn_direct_gradient_is_the_long_connection_alone(name):
     want = [d / f for d, f in zip(norms(True), norms(False))]
     assert direct_gradient_share(model, x, y) == pytest.approx(want, rel=1e-6)  # float32 loss
     assert min(want[:-1]) < 0.99
+
+
+# -- the per-depth machinery: early exit and layer dropout --------------------------------------
+
+ZOO = [
+    ("vit_tiny_cifar", "hacn"),
+    ("mixer_s8", "hyper"),
+    ("vit_tiny_cifar", "hyper-dynamic"),
+    ("mlp_s4", "laurel"),
+    ("mixer_std_s8", "laurel-lr"),
+    ("vit_tiny_cifar", "value-residual"),
+]
+
+
+@pytest.mark.parametrize(("name", "mode"), ZOO)
+def test_early_exit_predicts_what_each_row_s_exit_depth_predicts(name, mode):
+    model = tiny(name, mode)
+    perturb_wiring(model, 0.1)
+    x = model.example_input(16, generator=torch.Generator().manual_seed(2)).double()
+    with torch.no_grad():
+        per_depth = model.logits_per_depth(x).argmax(-1)  # [L+1, B]
+        taus = model.logits_per_depth(x).softmax(-1).amax(-1)[1:].flatten().sort().values
+        # a threshold that lets some rows leave early and keeps others running
+        result = early_exit_predict(
+            model,
+            x,
+            ExitPolicy("maxprob", float(taus[len(taus) // 2])),
+            plan_exits(model, "shared"),
+        )
+    depths = result.exit_index + 1
+    assert len(set(depths.tolist())) > 1
+    assert torch.equal(result.prediction, per_depth[depths, torch.arange(16)])
+
+
+@pytest.mark.parametrize(("name", "mode"), [z for z in ZOO if z[1] != "value-residual"])
+def test_layer_dropout_of_a_block_is_the_model_without_it(name, mode):
+    """Rows whose block i is dropped get the features of the model with block i removed."""
+    model = tiny(name, mode)
+    perturb_wiring(model, 0.1)
+    x = inputs(model)
+    keep = torch.ones(model.depth, 3, dtype=torch.bool)
+    keep[1, :2] = False
+    with torch.no_grad():
+        dropped = model.features_per_depth(x, keep=keep)[-1]
+        without = keep_blocks(model, [0, *range(2, model.depth)]).features_per_depth(x)[-1]
+        full = model.features_per_depth(x)[-1]
+    # keep_blocks builds its copy in float32 (its weights rounded once): float32 tolerance
+    torch.testing.assert_close(dropped[:2], without[:2], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(dropped[2:], full[2:], rtol=1e-12, atol=1e-12)
+    assert (dropped[:2] - full[:2]).abs().max() > 1e-3
