@@ -281,6 +281,12 @@ class ConnectedStack(nn.Module):
             if isinstance(m, (BlockWiring, DepthWeightedAverage, ConcatProjection))
         ]
 
+    def no_weight_decay(self) -> set[str]:
+        """Names (relative to the stack) of wiring weights that weight decay must not pull to
+        zero: the hyper-connections' width weights [A_m | A_r], which start as [e_k | I] (their
+        depth weights B are vectors, which decay_params="matrices" never decays)."""
+        return {name for name, _ in self.named_parameters() if name.endswith(".static_alpha")}
+
     # -- the three primitives -------------------------------------------------------------------
     def start(self, x0: Tensor) -> StackState:
         """State at depth 0: the head reads the embedding x_0 (the sum of its n copies for
