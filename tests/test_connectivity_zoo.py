@@ -204,3 +204,24 @@ def test_bad_options_are_one_line_errors():
         acn.connect(blocks, mode="value-residual")
     with pytest.raises(ConfigError, match="unknown connectivity 'hyperconnections'"):
         acn.connect(blocks, mode="hyperconnections")
+
+
+# -- acn-weighted: y = x_0 + sum_i c_i x_i, x_i = w_i x_{i-1} ------------------------------------
+
+
+def test_weighted_acn_gradients_match_closed_form_and_start_as_the_acn():
+    w, c = _weights(15, 5), _weights(16, 5, 0.5, 1.5)
+    got, y = _grads(_toy("acn-weighted", w))
+    assert got == pytest.approx([closed_form("acn", w, 1.3, i) for i in range(1, 6)], rel=1e-12)
+    assert y == pytest.approx(_grads(_toy("acn", w))[1], rel=1e-12)
+    stack = _toy("acn-weighted", w)
+    with torch.no_grad():
+        for long, ci in zip(stack.long, c):
+            long.weight.fill_(ci)
+    got, _ = _grads(stack)
+    for i in range(1, 6):
+        # dy/dw_i = prod_{k<i} w_k x0 (c_i + sum_{j>i} c_j prod_{i<k<=j} w_k)
+        back = c[i - 1] + sum(c[j] * math.prod(w[i : j + 1]) for j in range(i, 5))
+        assert got[i - 1] == pytest.approx(math.prod(w[: i - 1]) * 1.3 * back, rel=1e-12)
+        x_i = 1.3 * math.prod(w[:i])
+        assert stack.long[i - 1].weight.grad.item() == pytest.approx(x_i, rel=1e-12)

@@ -30,9 +30,10 @@ def tiny(name: str, mode: str, **options) -> acn.StackModel:
 
 def with_weights_of(model: acn.StackModel, source: acn.StackModel) -> acn.StackModel:
     """``model`` with every parameter it shares with ``source`` copied; only the wiring's own
-    parameters (``...wire...``) keep their values."""
+    parameters (``...wire...``, ``stack.long...``) keep their values."""
     missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
-    assert not unexpected and all(".wire." in k for k in missing), missing
+    assert not unexpected
+    assert all(".wire." in k or k.startswith("stack.long.") for k in missing), missing
     return model
 
 
@@ -373,7 +374,25 @@ def test_layer_dropout_of_a_block_is_the_model_without_it(name, mode):
         dropped = model.features_per_depth(x, keep=keep)[-1]
         without = keep_blocks(model, [0, *range(2, model.depth)]).features_per_depth(x)[-1]
         full = model.features_per_depth(x)[-1]
-    # keep_blocks builds its copy in float32 (its weights rounded once): float32 tolerance
-    torch.testing.assert_close(dropped[:2], without[:2], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(dropped[:2], without[:2], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(dropped[2:], full[2:], rtol=1e-12, atol=1e-12)
     assert (dropped[:2] - full[:2]).abs().max() > 1e-3
+
+
+def test_weighted_acn_is_its_equation_and_starts_as_the_acn_twin():
+    acn_twin = tiny("mixer_s8", "acn")
+    model = with_weights_of(tiny("mixer_s8", "acn-weighted"), acn_twin)
+    torch.testing.assert_close(per_depth(model), per_depth(acn_twin), rtol=1e-12, atol=1e-12)
+    perturb_wiring(model)
+    x = inputs(model)
+    with torch.no_grad():
+        h = out = model.embed(x)
+        for b, long in zip(model.stack.blocks, model.stack.long):
+            h = b(h)
+            out = out + long.weight * h
+        torch.testing.assert_close(model.stack(model.embed(x)), out, rtol=1e-12, atol=1e-12)
+        # removing blocks keeps each kept block's own long-connection weight
+        small = keep_blocks(model, [0, 2])
+        assert [m.weight.item() for m in small.stack.long] == [
+            model.stack.long[i].weight.item() for i in (0, 2)
+        ]

@@ -12,6 +12,8 @@ residual        x_i = x_{i-1} + f_i(x_{i-1}) (pre-LN transformer:     x_k, the s
                 h = x + a_i, x_i = h + m_i)                           blocks
 acn             x_i = f_i(x_{i-1}), no sub-layer residuals            x_0 + sum_{i<=k} x_i
 acn-dg          as acn, but f_i sees x_{i-1}.detach()                 as acn
+acn-weighted    as acn; one learned weight w_i a long connection,     x_0 + sum_{i<=k} w_i x_i
+                1 at start (DenseFormer's weighting on the ACN sum)
 feedforward     x_i = f_i(x_{i-1}), no residual of any kind           x_k
 denseformer     residual blocks; z_i = DWA_i(x_0..x_i), weights       z_k (as residual at init)
                 start at "z_i = x_i"
@@ -67,6 +69,7 @@ MODES: tuple[str, ...] = (
     "residual",
     "acn",
     "acn-dg",
+    "acn-weighted",
     "feedforward",
     "denseformer",
     "densenet",
@@ -84,6 +87,7 @@ _JOIN = {
     "residual": "add",
     "acn": "replace",
     "acn-dg": "replace",
+    "acn-weighted": "replace",
     "feedforward": "replace",
     "denseformer": "add",
     "densenet": "add",
@@ -177,6 +181,18 @@ class StackState:
         return StackState(h=h, out=out, depth=self.depth, values=self.values)
 
 
+class LongWeight(nn.Module):
+    """The learned weight w_i of block i's long connection (acn-weighted), 1 at start: the head
+    reads x_0 + sum_i w_i x_i, DenseFormer's learned weighting applied to the ACN's sum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.weight * x
+
+
 class DepthWeightedAverage(nn.Module):
     """DenseFormer's DWA after block i: a learned scalar per earlier output x_0..x_i.
 
@@ -259,6 +275,9 @@ class ConnectedStack(nn.Module):
             if mode == "denseformer"
             else None
         )
+        self.long = (
+            nn.ModuleList(LongWeight() for _ in range(depth)) if mode == "acn-weighted" else None
+        )
         if mode == "densenet":
             if dim is None:
                 raise ConfigError(
@@ -274,12 +293,10 @@ class ConnectedStack(nn.Module):
 
     def wiring_modules(self) -> list[nn.Module]:
         """The modules that hold the wiring's own parameters (DWA weights, DenseNet projections,
-        the joins of hacn, hyper and LAuReL), wherever they live: in the stack or in the blocks."""
-        return [
-            m
-            for m in self.modules()
-            if isinstance(m, (BlockWiring, DepthWeightedAverage, ConcatProjection))
-        ]
+        long-connection weights, the joins of hacn, hyper and LAuReL), wherever they live: in the
+        stack or in the blocks."""
+        kinds = (BlockWiring, DepthWeightedAverage, ConcatProjection, LongWeight)
+        return [m for m in self.modules() if isinstance(m, kinds)]
 
     def no_weight_decay(self) -> set[str]:
         """Names (relative to the stack) of wiring weights that weight decay must not pull to
@@ -318,6 +335,8 @@ class ConnectedStack(nn.Module):
             x = h + x
         if mode in _ACN_MODES:
             return StackState(h=x, out=state.out + x, depth=i + 1)
+        if self.long is not None:
+            return StackState(h=x, out=state.out + self.long[i](x), depth=i + 1)
         if self.reports_sum:
             x, report = x
             return StackState(h=x, out=state.out + report, depth=i + 1)
@@ -382,6 +401,8 @@ class ConnectedStack(nn.Module):
             self.proj = self.proj[:depth]
         if self.wires is not None:
             self.wires = self.wires[:depth]
+        if self.long is not None:
+            self.long = self.long[:depth]
 
     def _check_depth(self, depth: int) -> int:
         if not 0 <= depth <= self.depth:
