@@ -25,7 +25,8 @@ hacn            a_i = A(LN x_{i-1}), h = x_{i-1} + a_i (the           x_0 + sum_
                 one learned alpha_i a block (MLP: x_i = g_i x + m_i)
 hyper           n streams H_i [.., n, D], H_0 = n copies of x_0;      sum of the n streams of H_k
                 every sub-layer F reads A_m^T H, then H = A_r^T H +   (n x_0 at depth 0)
-                B F(A_m^T H); learned static A_m, A_r, B (SHC)
+                B F(A_m^T H); learned static A_m, A_r, B (SHC); the
+                paper Mixer's tail runs on every stream
 hyper-dynamic   as hyper, A and B plus tanh(RMSNorm(H) W) s per       as hyper
                 position (DHC)
 laurel          LAuReL-RW: every residual add h + y becomes           x_k, as residual
