@@ -64,7 +64,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ConfigError
-from .wiring import BlockWiring, Wiring
+from .wiring import BlockWiring, ConcatProjection, DepthWeightedAverage, LongWeight, Wiring
 
 MODES: tuple[str, ...] = (
     "residual",
@@ -180,53 +180,6 @@ class StackState:
         else:
             out = torch.where(keep.view(-1, *([1] * (self.out.dim() - 1))), self.out, before.out)
         return StackState(h=h, out=out, depth=self.depth, values=self.values)
-
-
-class LongWeight(nn.Module):
-    """The learned weight w_i of block i's long connection (acn-weighted), 1 at start: the head
-    reads x_0 + sum_i w_i x_i, DenseFormer's learned weighting applied to the ACN's sum."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(()))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.weight * x
-
-
-class DepthWeightedAverage(nn.Module):
-    """DenseFormer's DWA after block i: a learned scalar per earlier output x_0..x_i.
-
-    Initialised to weight 1 on x_i and 0 elsewhere, so the model starts equal to its residual twin.
-    """
-
-    def __init__(self, index: int) -> None:
-        super().__init__()
-        weight = torch.zeros(index + 1)
-        weight[-1] = 1.0
-        self.weight = nn.Parameter(weight)
-
-    def forward(self, history: list[Tensor]) -> Tensor:
-        out = history[-1] * self.weight[-1]
-        for w, x in zip(self.weight[:-1], history[:-1]):
-            out = out + w * x
-        return out
-
-
-class ConcatProjection(nn.Module):
-    """DenseNet-style input of block i: bias-free projection of concat(x_0..x_{i-1}).
-
-    Initialised to the plain sum of its inputs (a stack of identities), as in the authors'
-    DenseNet-Mixer. Computed as concat(x) @ W^T: one GEMM over the concatenated inputs.
-    """
-
-    def __init__(self, num_inputs: int, dim: int) -> None:
-        super().__init__()
-        eye = torch.eye(dim).repeat(1, num_inputs)  # [dim, num_inputs * dim]
-        self.weight = nn.Parameter(eye)
-
-    def forward(self, history: list[Tensor]) -> Tensor:
-        return torch.cat(history, dim=-1) @ self.weight.t()
 
 
 class ConnectedStack(nn.Module):
