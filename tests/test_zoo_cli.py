@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -163,3 +166,36 @@ def test_onnx_export_matches_eager(name, mode, tmp_path):
             p.add_(0.05 * torch.randn_like(p))
     result = export_model(model, tmp_path / "m.onnx", "onnx", depth=None)
     assert result.parity.max_abs_diff <= 1e-4 and result.parity.top1_agreement == 1.0
+
+
+@pytest.mark.skipif(
+    not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+    reason="needs torch.distributed with gloo",
+)
+def test_hacn_trains_under_ddp_as_on_one_process(tmp_path):
+    """The attention-skip variant's last gate scales a stream nothing reads; DDP (without
+    find_unused_parameters) still sees it used, and 2 processes compute what 1 does."""
+    data = tiny_npz(tmp_path / "tiny.npz")
+    args = [
+        f"--data.spec=npz:{data}",
+        *(f"--model.overrides.{k}={v}" for k, v in TINY_MODEL.items()),
+        "--model.overrides.tail=false",
+        "--model.connectivity=hacn",
+        "--epochs=2",
+        "--batch_size=16",
+        "--eval_batch_size=8",
+        "--optim.warmup_epochs=0.5",
+        "--no-progress",
+    ]
+    config = tmp_path / "c.yaml"
+    config.write_text("model: {name: mixer_s8}\n")
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["train", str(config), *args, f"--out_dir={one}"]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "acn", "train", str(config), *args, f"--out_dir={two}"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for a, b in zip(read_metrics(one), read_metrics(two)):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+        assert b["accuracy_per_depth"] == pytest.approx(a["accuracy_per_depth"], abs=1e-9)
