@@ -81,7 +81,10 @@ def test_block_with_zero_full_gradient_gets_nan():
     assert math.isnan(shares[0]) and shares[1] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("connectivity", ["acn", "residual", "denseformer", "densenet"])
+@pytest.mark.parametrize(
+    "connectivity",
+    ["acn", "residual", "denseformer", "densenet", "hacn", "hyper-dynamic", "laurel-lr"],
+)
 def test_model_share_leaves_model_untouched(connectivity):
     torch.manual_seed(0)
     model = acn.create_model(
@@ -140,7 +143,10 @@ def _non_additive_blocks() -> list[tuple[nn.Module, torch.Tensor, object]]:
     """(block, input, the block's output as a function of x through its skip terms alone)."""
     torch.manual_seed(0)
     mixer = MixerBlock(5, 8, 6, 12, residual=True, tail=True).double()
-    mixer_inner = mixer._sublayers  # the sub-layers with their inner residual adds
+
+    def mixer_inner(x):  # the sub-layers with their inner residual adds
+        h = x + mixer.token_mlp(mixer.norm1(x))
+        return h + mixer.channel_mlp(mixer.norm2(h))
 
     def mixer_skip(x):
         const = mixer.tail_fc(mixer_inner(x.detach())).detach()
@@ -194,7 +200,8 @@ def test_dg_share_of_the_paper_mixer_tail_in_a_residual_stack():
     x1_leaf = x1.detach().requires_grad_(True)
     x2 = second(x1_leaf)
     (g2,) = torch.autograd.grad(loss_of(model.head(model.norm(model.pool(x2)))), [x2])
-    inner = second._sublayers(x1_leaf).detach()
+    h = x1_leaf + second.token_mlp(second.norm1(x1_leaf))
+    inner = (h + second.channel_mlp(second.norm2(h))).detach()
     through_skip = second.tail_norm(torch.relu(second.tail_fc(inner) + x1_leaf))
     (g1,) = torch.autograd.grad(through_skip, [x1_leaf], g2)
     grads = torch.autograd.grad(x1, list(first.parameters()), g1, retain_graph=True)

@@ -25,6 +25,7 @@ RUNGS: dict[str, int] = {
     "utils": 0,
     "connectivity": 1,
     "blocks": 1,
+    "wiring": 1,
     "models": 2,
     "data": 3,
     "evaluation": 3,

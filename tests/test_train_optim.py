@@ -43,6 +43,19 @@ def test_matrices_option_skips_norms_biases_tokens_and_embeddings():
     assert not any(n.startswith("embed.") and "norm" not in n for n in decay)
 
 
+def test_matrices_option_keeps_hyper_connection_width_weights_undecayed():
+    """[A_m | A_r] start as [e_k | I]: decay would pull the streams' identity mixing to zero;
+    LAuReL-LR's and the dynamic hyper-connections' matrices are decayed like any weight."""
+    for mode in ("hyper-dynamic", "laurel-lr"):
+        model = acn.create_model("mlp_s4", mode, **tiny_overrides("mlp_s4"), laurel_rank=2)
+        decay, no_decay = (_names(model, g) for g in param_groups(model, 0.05, "matrices"))
+        wiring = {n for n, _ in model.named_parameters() if ".wire." in n}
+        static = {n for n in wiring if n.endswith("static_alpha")}
+        assert static <= no_decay and bool(static) == (mode == "hyper-dynamic")
+        matrices = {n for n, p in model.named_parameters() if n in wiring and p.ndim >= 2}
+        assert matrices - static and matrices - static <= decay
+
+
 def test_warmup_then_cosine_to_min_lr():
     p = torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.AdamW([p], lr=1.0)

@@ -5,7 +5,7 @@ long connections from every layer to the output: x_i = f_i(x_{i-1}), y = x_0 + s
 """
 
 from .compress.cost import cost
-from .connectivity import MODES, ConnectedStack, block_residual, connect
+from .connectivity import MODES, ConnectedStack, block_residual, block_wiring, connect
 from .errors import ACNError, CheckpointError, ConfigError, DataError, TrainingDivergedError
 from .models import StackModel, create_model, list_models
 from .serialization import from_pretrained, load, save
@@ -22,6 +22,7 @@ __all__ = [
     "StackModel",
     "TrainingDivergedError",
     "block_residual",
+    "block_wiring",
     "connect",
     "cost",
     "create_model",

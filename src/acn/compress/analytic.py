@@ -52,6 +52,23 @@ def densenet_projection(index: int, tokens: int, dim: int) -> int:
     return linear(tokens, (index + 1) * dim, dim)
 
 
+def join_flops(mode: str, tokens: int, dim: int, streams: int, rank: int) -> int:
+    """The matrix products of one sub-layer's join (acn.wiring) on ``tokens`` positions.
+
+    hyper: the width connection [A_m | A_r]^T H, a (1+n) x n by n x D product per position;
+    hyper-dynamic adds the dynamic weights RMSNorm(H) W, n x D by D x (n+2). laurel-lr: V then U,
+    D -> r -> D. The other joins (add, replace, hacn's gate, LAuReL-RW's scalars) are elementwise.
+    """
+    n = streams
+    if mode == "hyper":
+        return 2 * tokens * (1 + n) * n * dim
+    if mode == "hyper-dynamic":
+        return 2 * tokens * (1 + n) * n * dim + 2 * tokens * n * dim * (n + 2)
+    if mode == "laurel-lr":
+        return linear(tokens, dim, rank) + linear(tokens, rank, dim)
+    return 0
+
+
 @dataclass
 class AnalyticFlops:
     """Per-sample FLOPs of each stage, as :class:`acn.compress.flops.DepthFlops` splits them."""
@@ -70,6 +87,11 @@ def _patches(c) -> tuple[int, int]:
     return (c.image_size // c.patch_size) ** 2, c.in_chans * c.patch_size**2
 
 
+def _streams(c) -> int:
+    """Parallel streams a block's per-position layers run on (the paper Mixer's tail)."""
+    return c.hyper_streams if c.connectivity in ("hyper", "hyper-dynamic") else 1
+
+
 def _mlp(c, with_attention: bool) -> tuple[int, int, int, int]:
     return (
         1,
@@ -83,6 +105,8 @@ def _mixer(c, with_attention: bool) -> tuple[int, int, int, int]:
     n, patch = _patches(c)
     tokens = n + (c.pool == "cls")
     block = mixer_block(tokens, c.dim, c.token_hidden, c.channel_hidden, c.tail)
+    # with hyper-connections the tail LN(ReLU(Linear(h) + x)) runs on every stream
+    block += (_streams(c) - 1) * (linear(tokens, c.dim, c.dim) if c.tail else 0)
     return tokens, linear(n, patch, c.dim), block, linear(1, c.dim, c.num_classes)
 
 
@@ -110,6 +134,8 @@ FORMULAS: dict[type[StackModel], Callable[[Any, bool], tuple[int, int, int, int]
     ViTModel: _vit,
     BertModel: _bert,
 }
+# sub-layers of one block, each with its own join
+SUBLAYERS: dict[type[StackModel], int] = {MLPModel: 1, MixerModel: 2, ViTModel: 2, BertModel: 2}
 
 
 def analytic_flops(model: StackModel, with_attention: bool = True) -> AnalyticFlops:
@@ -120,7 +146,10 @@ def analytic_flops(model: StackModel, with_attention: bool = True) -> AnalyticFl
         raise ConfigError(f"no analytic FLOPs formula for {type(model).__name__} models")
     tokens, embed, block, head = formula(c, with_attention)
     dense = c.connectivity == "densenet"
+    sublayers = next(SUBLAYERS[k] for k in type(model).__mro__ if k in SUBLAYERS)
+    joins = sublayers * join_flops(c.connectivity, tokens, c.dim, c.hyper_streams, c.laurel_rank)
     blocks = [
-        block + (densenet_projection(i, tokens, c.dim) if dense else 0) for i in range(c.depth)
+        block + joins + (densenet_projection(i, tokens, c.dim) if dense else 0)
+        for i in range(c.depth)
     ]
     return AnalyticFlops(embed, blocks, head)

@@ -23,6 +23,13 @@ def param_bytes(model: StackModel) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
+def wiring_params(model: StackModel) -> int:
+    """Parameters the connectivity itself adds (DenseFormer and DenseNet weights, the joins of
+    hacn, hyper-connections and LAuReL): the model's parameter overhead over its residual twin."""
+    seen = {id(p): p for m in model.stack.wiring_modules() for p in m.parameters()}
+    return sum(p.numel() for p in seen.values())
+
+
 def file_size(model: StackModel) -> int:
     """Bytes of the model's safetensors file, written for real to a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="acn-size-") as tmp:
@@ -64,7 +71,7 @@ def cost(
 ) -> dict[str, Any]:
     """The cost of ``model`` as a plain (JSON-ready) mapping.
 
-    Keys: ``params`` (distinct), ``param_bytes``, ``size_bytes`` (model file on disk), ``flops``
+    Keys: ``params`` (distinct), ``wiring_params`` (those the connectivity adds), ``param_bytes``, ``size_bytes`` (model file on disk), ``flops``
     (= 2 x ``macs``, attention included), ``flops_no_attention`` (the paper's Table 6 convention),
     ``flops_breakdown`` (matmul / attention / other), ``flops_per_depth`` (the model truncated at
     k = 0..L), plus what was measured (``batch_size``, ``input_shape``, ``dtype``, ``device``).
@@ -81,6 +88,7 @@ def cost(
         "connectivity": model.config.connectivity,
         "depth": model.depth,
         "params": model.num_params(),
+        "wiring_params": wiring_params(model),
         "param_bytes": param_bytes(model),
         "size_bytes": file_size(model),
         "batch_size": int(x.shape[0]),

@@ -24,17 +24,23 @@ def keep_blocks(model: StackModel, keep: list[int]) -> StackModel:
         )
     if model.config.exit_branches or model.config.connectivity in ("denseformer", "densenet"):
         raise ConfigError("removing blocks needs a model without exit branches or dense wiring")
+    ref = next(model.parameters())
+    # in the model's dtype before the weights are copied in, so they are never rounded
     small = type(model)(dataclasses.replace(model.config, depth=len(keep)))
+    small = small.to(device=ref.device, dtype=ref.dtype)
     state = model.state_dict()
-    new_index = {f"stack.blocks.{old}.": f"stack.blocks.{new}." for new, old in enumerate(keep)}
+    # a block's own weights: the block, and its long-connection weight (acn-weighted)
+    per_block = ("stack.blocks.", "stack.long.")
+    new_index = {
+        f"{part}{old}.": f"{part}{new}." for part in per_block for new, old in enumerate(keep)
+    }
     mapped = {}
     for key, value in state.items():
-        if key.startswith("stack.blocks."):
+        if key.startswith(per_block):
             prefix = ".".join(key.split(".")[:3]) + "."
             if prefix not in new_index:
                 continue
             key = new_index[prefix] + key[len(prefix) :]
         mapped[key] = value
     small.load_state_dict(mapped)
-    ref = next(model.parameters())
-    return small.to(device=ref.device, dtype=ref.dtype).train(model.training)
+    return small.train(model.training)

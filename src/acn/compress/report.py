@@ -8,11 +8,21 @@ from typing import Any
 from ..utils import machine_line, mib, si
 
 
+def wiring_share(c: dict[str, Any]) -> str:
+    """The wiring's parameters and their share of the model's (reports from before the field
+    existed have none: "-")."""
+    n = c.get("wiring_params")
+    if n is None:
+        return "-"
+    return f"{n:,} ({100 * n / c['params']:.3f}%)" if c["params"] else f"{n:,}"
+
+
 def cost_rows(c: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) lines of one ``acn.cost`` report."""
     b = c["flops_breakdown"]
     rows = [
         ("params", f"{c['params']:,} ({si(c['params'])})"),
+        ("  of the wiring", wiring_share(c)),
         ("param bytes", mib(c["param_bytes"])),
         ("size on disk", f"{mib(c['size_bytes'])} ({c['size_bytes']:,} B)"),
         ("FLOPs (2 x MACs)", f"{si(c['flops'])} ({c['flops']:,})"),

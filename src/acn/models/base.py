@@ -22,11 +22,13 @@ from ..connectivity import (
     ConnectedStack,
     StackState,
     block_residual,
+    block_wiring,
     check_depth,
     check_mode,
     connect,
 )
 from ..errors import ConfigError
+from ..wiring import Wiring
 from .pretrained import PretrainedIO
 from .timm_api import TimmFeatures
 
@@ -46,11 +48,17 @@ class ModelConfig:
     # classifier Linear(h, m*h)-GELU-Linear(m*h, C) on the pooled, normed feature at that depth.
     exit_branches: tuple[int, ...] = ()
     branch_hidden_mult: int = 2
+    # Options of the connectivity modes (acn.connectivity); each mode reads only its own.
+    hacn_alpha: float = 0.5  # hacn: initial alpha_i of every block (g_i = 1 - alpha_i), learned
+    hacn_attn_skip: bool = True  # hacn: h = x + a_i (the authors' attention-skip variant)
+    hyper_streams: int = 4  # hyper, hyper-dynamic: the number n of parallel streams
+    laurel_rank: int = 16  # laurel-lr: the rank r of the low-rank term, <= the width
 
 
 MAX_DEPTH = 10_000  # far beyond any real stack; a typo like depth=200000 is refused
 MAX_SIZE = 1 << 24  # bound on every other integer field (widths, vocabulary, lengths)
 _NON_NEGATIVE = {"depth", "pad_id"}  # the integer fields that may be 0
+_UNIT_INTERVAL = {"dropout", "hacn_alpha"}  # the float fields checked against [0, 1] instead
 
 
 def check_config(config: ModelConfig) -> None:
@@ -75,7 +83,11 @@ def check_config(config: ModelConfig) -> None:
                 raise ConfigError(f"model option {f.name} must be a number, got {value!r}")
             if f.name == "dropout" and not 0 <= value < 1:
                 raise ConfigError(f"model option dropout must be in [0, 1), got {value}")
-            if f.name != "dropout" and not (math.isfinite(value) and 0 < value <= MAX_SIZE):
+            if f.name == "hacn_alpha" and not 0 <= value <= 1:
+                raise ConfigError(f"model option hacn_alpha must be in [0, 1], got {value}")
+            if f.name not in _UNIT_INTERVAL and not (
+                math.isfinite(value) and 0 < value <= MAX_SIZE
+            ):
                 raise ConfigError(f"model option {f.name} must be in (0, {MAX_SIZE}], got {value}")
         elif hint is str and not isinstance(value, str):
             raise ConfigError(f"model option {f.name} must be a string, got {value!r}")
@@ -118,21 +130,34 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
     has_tokens: ClassVar[bool] = True
     # The embedding flattens its input, so any input with the right number of values fits.
     flattens_input: ClassVar[bool] = False
+    # Connectivity modes the family's blocks cannot take, each with the one-line reason.
+    undefined_modes: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         check_config(config)
-        check_mode(config.connectivity)
+        mode = check_mode(config.connectivity)
+        if mode in self.undefined_modes:
+            raise ConfigError(
+                f"connectivity {mode!r} is not defined for {self.family} models: "
+                f"{self.undefined_modes[mode]}"
+            )
         config = _normalise_branches(config)
         self.config = config
         # What a user needs besides the weights (preprocessing, class names, tokenizer), saved in
         # the model file: see acn.models.pretrained. JSON-safe values only.
         self.pretrained_cfg: dict[str, Any] = {}
-        residual = block_residual(config.connectivity)
+        wiring = self.wiring()
+        wiring.check(self.width)  # before anything is allocated
+        residual = block_residual(mode)
         self.embed = self.build_embed()
-        blocks = [self.build_block(i, residual) for i in range(config.depth)]
+        blocks = [self.build_block(i, wiring.at(i)) for i in range(config.depth)]
         self.stack: ConnectedStack = connect(
-            blocks, config.connectivity, dim=self.width, blocks_have_residual=residual
+            blocks,
+            mode,
+            dim=self.width,
+            blocks_have_residual=residual,
+            **self.wiring_options(),
         )
         self.norm = self.build_norm()
         self.head = self.build_head()
@@ -157,7 +182,22 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
     def build_embed(self) -> nn.Module:
         raise NotImplementedError
 
-    def build_block(self, index: int, residual: bool) -> nn.Module:
+    def wiring_options(self) -> dict[str, Any]:
+        """The config's connectivity options, as :func:`acn.connectivity.block_wiring` takes them."""
+        c = self.config
+        return {
+            "alpha": c.hacn_alpha,
+            "attn_skip": c.hacn_attn_skip,
+            "streams": c.hyper_streams,
+            "rank": c.laurel_rank,
+        }
+
+    def wiring(self) -> Wiring:
+        """The constructor-level wiring choice every block of this model is built with."""
+        return block_wiring(self.config.connectivity, **self.wiring_options())
+
+    def build_block(self, index: int, wiring: Wiring) -> nn.Module:
+        """Block ``index``, built with ``wiring`` (its only connectivity input)."""
         raise NotImplementedError
 
     def build_norm(self) -> nn.Module:
@@ -283,7 +323,7 @@ class StackModel(TimmFeatures, PretrainedIO, nn.Module):
         k = check_depth(k, self.depth)
         # the blocks and branches the cut drops are never copied: the copy refers to them
         # until cut_ removes them (no memory for them and no draw from any RNG)
-        dropped = [*self.stack.blocks[k:]]
+        dropped = self.stack.modules_after(k)
         dropped += [b for d, b in self.branches.items() if int(d) > k or not keep_branches]
         small = copy.deepcopy(self, memo={id(m): m for m in dropped})
         small._compiled_call_impl = None  # Module.compile's wrapper is bound to this model

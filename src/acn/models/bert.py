@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ..blocks import TransformerBlock
 from ..connectivity import check_depth
 from ..errors import ConfigError, DataError
+from ..wiring import Wiring
 from .base import ModelConfig, StackModel
 from .init import init_transformer_weights
 
@@ -111,6 +112,15 @@ class BertModel(StackModel):
 
     family = "bert"
     config_class = BertConfig
+    # Post-LN normalises the stream after every add, so the sum of the sub-layer outputs that
+    # hacn's head reads is not the stream even at alpha = 0 (hacn would not contain the residual
+    # net), and hyper-connections mix streams around pre-norm sub-layers only.
+    undefined_modes = {
+        "hacn": "post-LN layers normalise the stream after every add, so at alpha = 0 the head's "
+        "x_0 + sum(a_i + m_i) would not be the residual stream (use a pre-LN family)",
+        "hyper": "hyper-connections are defined around pre-norm sub-layers; BERT is post-LN",
+        "hyper-dynamic": "hyper-connections are defined around pre-norm sub-layers; BERT is post-LN",
+    }
     config: BertConfig
 
     def __init__(self, config: BertConfig) -> None:
@@ -125,10 +135,10 @@ class BertModel(StackModel):
     def build_embed(self) -> nn.Module:
         return BertEmbed(self.config)
 
-    def build_block(self, index: int, residual: bool) -> nn.Module:
+    def build_block(self, index: int, wiring: Wiring) -> nn.Module:
         c = self.config
         return TransformerBlock(
-            c.dim, c.num_heads, c.mlp_hidden, residual=residual, norm_first=False, dropout=c.dropout
+            c.dim, c.num_heads, c.mlp_hidden, wiring=wiring, norm_first=False, dropout=c.dropout
         )
 
     def build_norm(self) -> nn.Module:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..blocks import MixerBlock
+from ..wiring import Wiring
 from .base import ModelConfig, StackModel
 from .embed import PatchEmbed, random_images
 
@@ -50,19 +51,20 @@ class MixerModel(StackModel):
 
     family = "mixer"
     config_class = MixerConfig
+    undefined_modes = {"value-residual": "its blocks mix tokens with an MLP, not attention"}
     config: MixerConfig
 
     def build_embed(self) -> nn.Module:
         return MixerEmbed(self.config)
 
-    def build_block(self, index: int, residual: bool) -> nn.Module:
+    def build_block(self, index: int, wiring: Wiring) -> nn.Module:
         c = self.config
         return MixerBlock(
             self.embed.num_tokens,
             c.dim,
             c.token_hidden,
             c.channel_hidden,
-            residual=residual,
+            wiring=wiring,
             tail=c.tail,
             dropout=c.dropout,
         )

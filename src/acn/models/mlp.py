@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from ..blocks import MLPBlock
 from ..errors import DataError
+from ..wiring import Wiring
 from .base import ModelConfig, StackModel
 
 
@@ -42,14 +43,15 @@ class MLPModel(StackModel):
     config_class = MLPConfig
     has_tokens = False  # one vector per sample: the head predicts per sample without pooling
     flattens_input = True
+    undefined_modes = {"value-residual": "its blocks have no attention, so no values"}
     config: MLPConfig
 
     def build_embed(self) -> nn.Module:
         return MLPEmbed(self.config.in_features, self.config.dim)
 
-    def build_block(self, index: int, residual: bool) -> nn.Module:
+    def build_block(self, index: int, wiring: Wiring) -> nn.Module:
         c = self.config
-        return MLPBlock(c.dim, c.hidden, residual=residual, dropout=c.dropout)
+        return MLPBlock(c.dim, c.hidden, wiring=wiring, dropout=c.dropout)
 
     def example_input(
         self, batch_size: int = 2, generator: torch.Generator | None = None

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..blocks import TransformerBlock
+from ..wiring import Wiring
 from .base import ModelConfig, StackModel
 from .embed import PatchEmbed, random_images
 from .init import init_transformer_weights
@@ -51,13 +52,13 @@ class ViTModel(StackModel):
     def build_embed(self) -> nn.Module:
         return ViTEmbed(self.config)
 
-    def build_block(self, index: int, residual: bool) -> nn.Module:
+    def build_block(self, index: int, wiring: Wiring) -> nn.Module:
         c = self.config
         return TransformerBlock(
             c.dim,
             c.num_heads,
             int(c.dim * c.mlp_ratio),
-            residual=residual,
+            wiring=wiring,
             norm_first=True,
             dropout=c.dropout,
         )

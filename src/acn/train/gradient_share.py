@@ -16,6 +16,12 @@ measured by a second pass in which every block's function sees a detached input:
   later block's sub-layers; block i's own parameters get their full gradient from that output. A
   block that neither adds its input (``adds_input``) nor has ``direct_forward`` is refused.
 - ``feedforward`` has no such path: DG_i = 0 for every block but the last.
+- hacn, hyper-connections, LAuReL and value-residual: as the residual-type modes. Library blocks
+  run their joins with the sub-layers reading a detached stream and the joins' skip terms (the
+  gate g_i x, the streams' mixing, LAuReL's weighted and low-rank skips) the live one; hacn's
+  long connection carries sub-layer outputs of detached inputs; the first block's attention
+  values reach later blocks detached. Plain user blocks wired by the stack simply read a
+  detached input, the stack's join around them keeping the skip.
 
 The *full gradient* (FG) is the ordinary one. The share of block i is ||DG_i|| / ||FG_i||, the norms
 taken over all of block i's parameters together. Both passes run on the same fixed batch with the
@@ -32,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..connectivity import ConnectedStack, block_residual
+from ..connectivity import ConnectedStack
 from ..data.mlm import IGNORE_INDEX
 from ..errors import ConfigError
 
@@ -57,7 +63,7 @@ def direct_paths_only(stack: ConnectedStack) -> Iterator[None]:
     # direct_forward, or, when the block is x + g(x), detach their input and get the identity's
     # gradient back by adding (h - h.detach()), which is zero. Elsewhere (acn modes, and plain
     # blocks whose skip the stack adds) the block's input is simply detached.
-    keep_skip = block_residual(stack.mode) and not stack.add_residual
+    keep_skip = stack.blocks_have_residual
     direct = [keep_skip and hasattr(b, "direct_forward") for b in stack.blocks]
     for block, has_direct in zip(stack.blocks, direct):
         if keep_skip and not has_direct and not getattr(block, "adds_input", False):

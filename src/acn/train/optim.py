@@ -20,7 +20,8 @@ def param_groups(model: StackModel, weight_decay: float, decay_params: str = "al
     ``"matrices"`` (ours, not the paper's): two groups, decayed weight matrices and everything
     else undecayed. Not decayed there (as timm and nanoGPT): parameters with fewer than 2
     dimensions (norm scales, biases, learned scalars), embedding tables, and whatever
-    ``model.no_weight_decay()`` names (cls tokens, position embeddings).
+    ``model.no_weight_decay()`` names (cls tokens, position embeddings) or the stack's
+    ``no_weight_decay()`` (identity-initialised connection weights).
     """
     if decay_params not in DECAY_PARAMS:
         raise ConfigError(
@@ -29,7 +30,7 @@ def param_groups(model: StackModel, weight_decay: float, decay_params: str = "al
     if decay_params == "all":
         trainable = [p for p in model.parameters() if p.requires_grad]
         return [{"params": trainable, "weight_decay": weight_decay}]
-    skip = set(model.no_weight_decay())
+    skip = set(model.no_weight_decay()) | {f"stack.{n}" for n in model.stack.no_weight_decay()}
     for module_name, module in model.named_modules():
         if isinstance(module, nn.Embedding):
             skip.add(f"{module_name}.weight" if module_name else "weight")
