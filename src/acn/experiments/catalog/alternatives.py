@@ -138,6 +138,7 @@ EXPERIMENT = Experiment(
         "layers removed by ShortGPT block influence or angular distance (with or without a "
         "healing fine-tune)",
         paper="not in the paper (the question reviewers of a compression method ask)",
+        kind="beyond",
     ),
     rule=Rule(
         quantity="acn_cut_minus_best_route_pt",

@@ -228,6 +228,7 @@ EXPERIMENT = Experiment(
         "reported beside, not judged: on a shared machine it measures the load)",
         paper="not a paper claim: the paper lists ACN's ~2x training cost as a limitation "
         "(AC-ViT 700 vs 300 epochs); this is acn's own goal (issue 10)",
+        kind="goal",
     ),
     rule=Rule(
         quantity="accuracy_delta_pt",

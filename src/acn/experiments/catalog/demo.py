@@ -97,6 +97,7 @@ EXPERIMENT = study(
         "model's FLOPs, within 0.5 points of its full accuracy, on at least 4 of 5 seeds",
         paper="the paper's nearest claim: AC-ViT reaches top accuracy with 6 of 12 layers "
         "(ImageNet); AC-Mixer 12 of 16 on CIFAR-10",
+        kind="goal",
     ),
     rule=Rule(
         quantity="acn_cut_flops_fraction",
