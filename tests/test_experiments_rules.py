@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from acn.experiments.catalog import noise
+from acn.experiments.catalog import difficulty, noise
 from acn.experiments.suite import Rule, decide, decide_claim
 
 
@@ -64,3 +64,38 @@ def test_noise_rule():
     flat = {"gauss_0.1": 4.0, "gauss_0.2": 3.0, "gauss_0.4": 1.0, "sp_0.01": 5.0, "sp_0.1": 2.0}
     assert verdict(noise.EXPERIMENT, [noise_seed(0.0, flat, j) for j in jitters]) == "partly"
     assert verdict(noise.EXPERIMENT, [noise_seed(0.0, strong, 0.0)]) == "inconclusive"  # 1 seed
+
+
+# -- difficulty: the ACN grows with the task, the residual does not (or less) ---------------------
+
+
+def difficulty_seed(acn: list[int], res: list[int]) -> dict[str, float]:
+    """One seed's contrasts from the cutoffs at 2, 5 and 10 classes."""
+    arms = {difficulty.key(conn, c): {"classes": c, "cutoff": k}
+            for conn, cutoffs in (("acn", acn), ("residual", res))
+            for c, k in zip((2, 5, 10), cutoffs)}  # fmt: skip
+    return {c.name: c.fn(arms) for c in difficulty.CONTRASTS}
+
+
+def test_difficulty_contrasts():
+    seed = difficulty_seed([2, 10, 13], [11, 16, 16])  # MNIST-like: the residual grows a bit too
+    assert seed["acn_cutoff_growth"] == 11 and seed["residual_cutoff_growth"] == 5
+    assert seed["acn_minus_residual_cutoff_growth"] == 6
+
+
+def test_difficulty_rule_has_both_parts():
+    exp = difficulty.EXPERIMENT
+    paper = [difficulty_seed([8, 10, 12], [16, 16, 16]), difficulty_seed([7, 10, 13], [16, 16, 16]),
+             difficulty_seed([8, 11, 12], [16, 16, 16])]  # fmt: skip
+    assert verdict(exp, paper) == "holds"
+    # both grow alike: the ACN part holds, the residual part does not
+    alike = [difficulty_seed([2, 9, 12], [2, 9, 12]), difficulty_seed([3, 9, 13], [2, 9, 12]),
+             difficulty_seed([2, 10, 12], [3, 10, 14])]  # fmt: skip
+    assert verdict(exp, alike) == "partly"
+    assert decide(exp.rule.also[0], [s["acn_minus_residual_cutoff_growth"] for s in alike]) in (
+        "inconclusive", "partly")  # fmt: skip
+    shrinking = [difficulty_seed([12, 10, 8], [10, 13, 16]), difficulty_seed([13, 10, 9],
+                 [11, 13, 16]), difficulty_seed([12, 11, 8], [10, 14, 16])]  # fmt: skip
+    assert verdict(exp, shrinking) == "does-not-hold"
+    assert verdict(exp, paper[:1]) == "inconclusive"
+    assert difficulty.OTHER_SETTINGS[0].rule == exp.rule  # the CIFAR-10 setting: the same rule
