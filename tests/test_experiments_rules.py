@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from acn.experiments.catalog import difficulty, noise
+from acn.experiments.catalog import baselines, difficulty, noise
 from acn.experiments.suite import Rule, decide, decide_claim
 
 
@@ -99,3 +99,37 @@ def test_difficulty_rule_has_both_parts():
     assert verdict(exp, shrinking) == "does-not-hold"
     assert verdict(exp, paper[:1]) == "inconclusive"
     assert difficulty.OTHER_SETTINGS[0].rule == exp.rule  # the CIFAR-10 setting: the same rule
+
+
+# -- baselines: more accurate AND a smaller part of the network -----------------------------------
+
+
+def baselines_seed(acc: dict[str, float], used: dict[str, float]) -> dict[str, float]:
+    arms = {m: {"accuracy": acc[m], "network_used_pct": used[m]} for m in baselines.MODELS}
+    return {"acn_minus_best_other_pt": baselines.acn_minus_best_other(arms),
+            "others_minus_acn_network_used_pct": baselines.others_minus_acn_network_used(arms)}  # fmt: skip
+
+
+FULL = {"residual": 100.0, "densenet": 100.0, "denseformer": 100.0}
+
+
+def test_baselines_network_used_is_against_the_most_compressed_other():
+    seed = baselines_seed({"acn": 92, "residual": 90, "densenet": 91, "denseformer": 90},
+                          {"acn": 75.0, "residual": 100.0, "densenet": 70.0, "denseformer": 100.0})  # fmt: skip
+    assert seed["acn_minus_best_other_pt"] == 1 and seed["others_minus_acn_network_used_pct"] == -5
+
+
+def test_baselines_rule_has_both_parts():
+    exp = baselines.EXPERIMENT
+    acc = [{"acn": 92.0 + d, "residual": 90.3, "densenet": 90.3, "denseformer": 90.4}
+           for d in (0.0, 0.2, -0.1)]  # fmt: skip
+    paper = [baselines_seed(a, {"acn": u, **FULL}) for a, u in zip(acc, (75.0, 68.75, 75.0))]
+    assert verdict(exp, paper) == "holds"  # Table 5: more accurate, 75 % of the network
+    all_used = [baselines_seed(a, {"acn": 100.0, **FULL}) for a in acc]
+    assert verdict(exp, all_used) == "partly"  # accurate, but no smaller part of the network
+    worse = [{**a, "acn": 89.0 + i * 0.1} for i, a in enumerate(acc)]
+    assert verdict(exp, [baselines_seed(a, {"acn": 75.0, **FULL}) for a in worse]) == "partly"
+    both_fail = [baselines_seed(a, {**FULL, "acn": 100.0, "densenet": 80.0 + i})
+                 for i, a in enumerate(worse)]  # fmt: skip
+    assert verdict(exp, both_fail) == "does-not-hold"
+    assert verdict(exp, paper[:1]) == "inconclusive"
