@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from acn.experiments.catalog import baselines, difficulty, noise
+from acn.experiments.catalog import alternatives, baselines, difficulty, noise
 from acn.experiments.suite import Rule, decide, decide_claim
+from acn.train.summary import CUTOFF_TOLERANCE
 
 
 def verdict(exp, contrasts: list[dict[str, Any]]) -> str:
@@ -133,3 +134,23 @@ def test_baselines_rule_has_both_parts():
                  for i, a in enumerate(worse)]  # fmt: skip
     assert verdict(exp, both_fail) == "does-not-hold"
     assert verdict(exp, paper[:1]) == "inconclusive"
+
+
+# -- alternatives: non-inferiority within the cutoff's own tolerance ------------------------------
+
+
+def test_alternatives_is_non_inferiority_with_a_half_point_margin():
+    rule = alternatives.EXPERIMENT.rule
+    assert alternatives.MARGIN_PT == CUTOFF_TOLERANCE == 0.5 and rule.threshold == -0.5
+    assert rule.direction == "greater" and not rule.also
+
+    def gaps(values):
+        return [{"acn_cut_minus_best_route_pt": v} for v in values]
+
+    exp = alternatives.EXPERIMENT
+    assert verdict(exp, gaps([-0.2, -0.1, -0.3])) == "holds"  # a little worse, within 0.5
+    assert verdict(exp, gaps([0.3, 0.5, 0.4])) == "holds"
+    assert verdict(exp, gaps([-1.2, -1.0, -1.4])) == "does-not-hold"  # clearly beyond 0.5
+    assert verdict(exp, gaps([-1.0, 1.0, 0.2])) == "partly"  # mean inside, interval too wide
+    assert verdict(exp, gaps([-2.0, 0.5, -0.8])) == "inconclusive"  # mean beyond the margin
+    assert verdict(exp, gaps([0.1])) == "inconclusive"
