@@ -155,8 +155,8 @@ EXPERIMENT = Experiment(
         threshold=-MARGIN_PT,
         describe="seed-paired accuracy of the cut ACN minus the best of the five other routes "
         f"(points), non-inferiority with a margin of {MARGIN_PT:g} points (the cutoff's own "
-        f"tolerance): holds if the 95% t-interval's low end is above -{MARGIN_PT:g}, does-not-hold if its "
-        "high end is below",
+        f"tolerance): holds if the 95% t-interval's low end is above -{MARGIN_PT:g}, "
+        "does-not-hold if its high end is below",
     ),
     scales={
         "smoke": Scale(
