@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from acn.experiments.catalog import alternatives, baselines, difficulty, noise
+from acn.experiments.catalog import alternatives, baselines, continual, difficulty, noise
 from acn.experiments.suite import Rule, decide, decide_claim
 from acn.train.summary import CUTOFF_TOLERANCE
 
@@ -154,3 +154,26 @@ def test_alternatives_is_non_inferiority_with_a_half_point_margin():
     assert verdict(exp, gaps([-1.0, 1.0, 0.2])) == "partly"  # mean inside, interval too wide
     assert verdict(exp, gaps([-2.0, 0.5, -0.8])) == "inconclusive"  # mean beyond the margin
     assert verdict(exp, gaps([0.1])) == "inconclusive"
+
+
+# -- continual-si15: the headline cell alone, with its own seeds ----------------------------------
+
+
+def test_continual_headline_cell_is_si_at_depth_15_only():
+    (exp,) = continual.OTHER_SETTINGS
+    cpu = exp.scales["cpu"].params
+    assert continual.methods_of(cpu) == ("si",) and cpu["depths"] == [15]
+    # the same data, model and training as continual's cpu cell, only fewer cells
+    full = continual.EXPERIMENT.scales["cpu"].params
+    assert {k: v for k, v in cpu.items() if k != "methods"} == {**full, "depths": [15]}
+    assert continual.methods_of(full) == ("naive", "si")
+
+    def cells(forgetting):  # residual minus ACN forgetting of the one cell, per seed
+        return [{"residual_minus_acn_forgetting_pt": v} for v in forgetting]
+
+    assert verdict(exp, cells([18.0, 12.0, 15.0, 20.0, 9.0, 14.0, 16.0, 11.0, 17.0, 13.0])) == (
+        "holds")  # fmt: skip
+    assert verdict(exp, cells([-4.0, 3.0, -1.0, 2.0, -3.0, 1.0, -2.0, 4.0, -5.0, 0.5])) == (
+        "inconclusive")  # fmt: skip
+    assert verdict(exp, cells([-6.0, -3.0, -5.0])) == "does-not-hold"
+    assert verdict(exp, cells([6.0, -3.0, 5.0])) == "partly"
