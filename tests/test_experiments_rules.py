@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from acn.experiments.catalog import alternatives, baselines, continual, difficulty, noise
+from acn.experiments.catalog import (
+    alternatives,
+    baselines,
+    continual,
+    difficulty,
+    noise,
+    transfer,
+)
 from acn.experiments.suite import Rule, decide, decide_claim
 from acn.train.summary import CUTOFF_TOLERANCE
 
@@ -177,3 +184,17 @@ def test_continual_headline_cell_is_si_at_depth_15_only():
         "inconclusive")  # fmt: skip
     assert verdict(exp, cells([-6.0, -3.0, -5.0])) == "does-not-hold"
     assert verdict(exp, cells([6.0, -3.0, 5.0])) == "partly"
+
+
+# -- transfer: the plain residual is a control, not a rival in the rule ---------------------------
+
+
+def test_transfer_control_row_is_reported_but_not_judged():
+    assert transfer.MODELS["residual"] == ("residual", "ce", {})
+    assert "residual-upstream" in [a.key for a in transfer.arms()]
+    acc = {"acn": 92.0, "res-aligned": 90.0, "res-layerskip": 89.0, "residual": 95.0}
+    arms = {f"{m}-downstream": {"accuracy": v} for m, v in acc.items()}
+    assert transfer.acn_minus_best_other(arms) == 2.0  # against Aligned and LayerSkip only
+    found = {c.name: c.fn(arms) for c in transfer.minus_residual_contrasts()}
+    assert found == {"acn_minus_residual_pt": -3.0, "res-aligned_minus_residual_pt": -5.0,
+                     "res-layerskip_minus_residual_pt": -6.0}  # fmt: skip
