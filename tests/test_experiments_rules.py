@@ -9,11 +9,14 @@ from typing import Any
 from acn.experiments.catalog import (
     alternatives,
     baselines,
+    compression,
     continual,
     difficulty,
+    lowdata,
     noise,
     transfer,
 )
+from acn.experiments.recipes import CIFAR10, CIFAR_SMALL, datasets_in
 from acn.experiments.suite import Rule, decide, decide_claim
 from acn.train.summary import CUTOFF_TOLERANCE
 
@@ -198,3 +201,17 @@ def test_transfer_control_row_is_reported_but_not_judged():
     found = {c.name: c.fn(arms) for c in transfer.minus_residual_contrasts()}
     assert found == {"acn_minus_residual_pt": -3.0, "res-aligned_minus_residual_pt": -5.0,
                      "res-layerskip_minus_residual_pt": -6.0}  # fmt: skip
+
+
+# -- the CIFAR-10 settings: the same claim and rule on the CPU-sized CIFAR-10 Mixer ---------------
+
+
+def test_cifar_settings_keep_their_experiments_claim_and_rule():
+    for module in (compression, difficulty, lowdata):
+        (setting,) = module.OTHER_SETTINGS
+        assert setting.name == f"{module.EXPERIMENT.name}-cifar"
+        assert setting.rule == module.EXPERIMENT.rule and setting.claim == module.EXPERIMENT.claim
+        train = setting.scales["cpu"].params["train"]
+        assert train["model"] == CIFAR_SMALL["model"]  # the Mixer autocut measured
+        assert datasets_in(train) == [CIFAR10]
+        assert not datasets_in(setting.scales["smoke"].params)  # smoke: data acn ships
