@@ -8,6 +8,7 @@ from typing import Any
 
 from acn.experiments.catalog import (
     alternatives,
+    autocut,
     baselines,
     compression,
     continual,
@@ -16,7 +17,7 @@ from acn.experiments.catalog import (
     noise,
     transfer,
 )
-from acn.experiments.recipes import CIFAR10, CIFAR_SMALL, datasets_in
+from acn.experiments.recipes import CIFAR10, CIFAR_SMALL, MNIST_MIXER, datasets_in
 from acn.experiments.suite import Rule, decide, decide_claim
 from acn.train.summary import CUTOFF_TOLERANCE
 
@@ -215,3 +216,16 @@ def test_cifar_settings_keep_their_experiments_claim_and_rule():
         assert train["model"] == CIFAR_SMALL["model"]  # the Mixer autocut measured
         assert datasets_in(train) == [CIFAR10]
         assert not datasets_in(setting.scales["smoke"].params)  # smoke: data acn ships
+
+
+# -- autocut: today's demo Mixer beside the older settings ----------------------------------------
+
+
+def test_autocut_adds_the_demo_mixer_beside_the_older_settings():
+    settings = autocut.EXPERIMENT.scales["cpu"].params["settings"]
+    assert list(settings) == ["mnist", "cifar", "cifar_val20", "demo16"]
+    assert settings["demo16"] is MNIST_MIXER  # configs/mnist_mixer_acn.yaml's model and recipe
+    assert MNIST_MIXER["model"]["overrides"]["depth"] == 16
+    assert settings["mnist"]["model"]["overrides"]["dim"] == 48  # the first demo, as it was
+    assert settings["cifar"]["data"]["classes"] == 5
+    assert settings["cifar_val20"]["auto_cut"]["val_fraction"] == 0.2
