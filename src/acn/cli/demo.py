@@ -24,7 +24,7 @@ DEFAULT_OUT = "runs/demo"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="residual vs ACN Mixer on MNIST-5k, and the ACN with --auto-cut (~4-5 min)",
+        help="residual vs ACN Mixer, and the ACN with --auto-cut (~4-5 min)",
         description="Train a residual and an ACN version of the same small Mixer on the embedded "
         "MNIST-5k, and the ACN again with --auto-cut (its validation split carved from the "
         "training digits), then print the accuracy at every depth, each model's cutoff depth, "
