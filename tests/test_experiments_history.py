@@ -4,17 +4,20 @@ on experiments whose seeds return fixed numbers (nothing is trained)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 import acn.cli.reproduce as reproduce_cli
 from acn.cli import main
 from acn.errors import DataError
+from acn.experiments.publish import load_all
 from acn.experiments.report import render_report
 from acn.experiments.results import read_result
 from acn.experiments.runner import RunOptions, run_experiment
 from acn.experiments.suite import Claim, Experiment, Rule, Scale, decide
 
+COMMITTED = Path(__file__).resolve().parent.parent / "docs" / "results"
 # per seed, the contrast the rules read: seeds 0-2 favour the claim, 3-5 do not
 VALUES = {0: 1.0, 1: 1.2, 2: 0.9, 3: -1.0, 4: -1.1, 5: -0.8}
 OLD_RULE = Rule("d", "greater", 0.0, describe="old")
@@ -139,3 +142,10 @@ def test_the_report_keeps_paper_claims_apart_from_acn_goals(tmp_path):
     assert "| 12 of 16 blocks (75 %) | share = 41 +- 1 (n=3" in row
     assert "- **acn's goal (not a claim of the paper):** ACN wins" in text
     assert "- **The paper's figure it reproduces:** 12 of 16 blocks (75 %)" in text
+
+
+def test_results_written_before_claims_had_a_kind_take_their_experiments_kind():
+    results = dict((r["name"], r) for _, r in load_all(COMMITTED))
+    kinds = {name: r["claim"]["kind"] for name, r in results.items() if r["kind"] == "experiment"}
+    assert kinds["demo"] == kinds["autocut"] == "goal" and kinds["alternatives"] == "beyond"
+    assert kinds["noise"] == kinds["compression"] == "paper"
