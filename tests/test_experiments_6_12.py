@@ -67,7 +67,7 @@ def test_bert_rule_is_non_inferiority_within_one_point():
 
 
 def test_paper_direction_rules():
-    for exp in (continual, pruning, transfer, baselines, alternatives, early_exit):
+    for exp in (continual, pruning, transfer, baselines, early_exit):
         rule = exp.EXPERIMENT.rule
         assert rule.direction == "greater" and rule.threshold == 0.0
         assert decide(rule, [1.0, 1.2, 0.9]) == "holds"

@@ -1,5 +1,5 @@
-"""``acn reproduce NAME [--scale smoke|cpu|paper] [--seeds N] [--out DIR] [--data-root DIR]
-[--dry-run|--redecide] [--json]``.
+"""``acn reproduce NAME [--scale smoke|cpu|paper] [--seeds N] [--first-seed S] [--out DIR]
+[--data-root DIR] [--dry-run|--redecide] [--json]``.
 
 Runs one experiment (or ``all``) over seeds and writes ``OUT/NAME.json`` with the verdict its
 rule decides; ``acn reproduce --list`` lists the experiments and their claims.
@@ -22,6 +22,8 @@ from .args import add_out, int_in, output_dir
 
 DEFAULT_OUT = Path("runs/results")
 DEFAULT_RUNS = Path("runs/reproduce")
+# experiments derive per-seed streams as seed * 1000 + i: keep them well inside torch's range
+MAX_FIRST_SEED = 1_000_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +39,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?", help="experiment name, or 'all'")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--scale", choices=SCALES, default="cpu", help="default cpu")
-    p.add_argument("--seeds", type=int_in(1, 100), default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument(
+        "--seeds", type=int_in(1, 100), default=3, help="how many seeds: S..S+N-1 (default 3)"
+    )
+    p.add_argument(
+        "--first-seed",
+        type=int_in(0, MAX_FIRST_SEED),
+        default=0,
+        metavar="S",
+        help="the first seed (default 0); a rule changed after its numbers were seen is judged "
+        "on seeds never run before, e.g. --first-seed 3 --seeds 3 for seeds 3, 4, 5",
+    )
     add_out(p, f"of the result JSON and plots; default {DEFAULT_OUT}")
     p.add_argument(
         "--runs",
@@ -74,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def command_line(args: argparse.Namespace) -> str:
     """The command, every option spelled out (what the provenance records)."""
     words = ["acn", "reproduce", args.name, "--scale", args.scale, "--seeds", str(args.seeds)]
+    if args.first_seed:
+        words += ["--first-seed", str(args.first_seed)]
     words += ["--out", str(args.out or DEFAULT_OUT), "--runs", str(args.runs or DEFAULT_RUNS)]
     if args.data_root is not None:
         words += ["--data-root", str(args.data_root)]
@@ -107,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         scale=args.scale,
         seeds=args.seeds,
+        first_seed=args.first_seed,
         out=args.out if args.out is not None else DEFAULT_OUT,
         runs=args.runs if args.runs is not None else DEFAULT_RUNS,
         data_root=args.data_root,

@@ -53,7 +53,14 @@ def load_all(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
     """Every result in ``directory`` (other JSON files, e.g. notes, are not results)."""
     if not directory.is_dir():
         raise DataError(f"results directory not found: {directory}")
-    return [(p, read_result(p)) for p in sorted(directory.glob("*.json")) if is_result(p)]
+    found = [(p, read_result(p)) for p in sorted(directory.glob("*.json")) if is_result(p)]
+    registry = experiments()
+    for _, r in found:
+        # a result written before claims had a kind: the kind its experiment declares (which
+        # table it shows in; no number is read from the code)
+        if r["kind"] == "experiment" and "kind" not in r["claim"] and r["name"] in registry:
+            r["claim"]["kind"] = registry[r["name"]].claim.kind
+    return found
 
 
 def documents(results: list[tuple[Path, dict[str, Any]]], directory: Path) -> dict[Path, str]:

@@ -86,18 +86,20 @@ def code_line(provenance: dict[str, Any]) -> str | None:
 
 
 def render_experiment(r: dict[str, Any]) -> str:
-    rule, provenance = r["rule"], r["provenance"]
-    sides = "; ".join(
-        f"{part['quantity']} {'>' if part.get('direction') == 'greater' else '<'} "
-        f"{part['threshold']:g}"
-        for part in (rule, *rule.get("also", []))
-    )
+    rule, provenance, claim = r["rule"], r["provenance"], r["claim"]
+    sides = rule_text(rule)
+    what = {"paper": "Paper's claim", "beyond": "Question (beyond the paper)",
+            "goal": "acn's goal (not a claim of the paper)"}[claim_kind(r)]  # fmt: skip
     lines = [
         f"## {r['title']} (`{r['name']}`)",
         "",
-        f"- **Paper's claim:** {r['claim']['text']}",
-        f"- **Paper's number:** {r['claim']['paper']}",
-        f"- **Ours** ({r['scale']} scale, seeds {', '.join(map(str, r['seeds']))}): "
+        f"- **{what}:** {claim['text']}",
+        f"- **Paper's number:** {claim['paper']}",
+    ]
+    if claim.get("figure"):
+        lines.append(f"- **The paper's figure it reproduces:** {claim['figure']}")
+    lines += [
+        f"- **Ours** ({r['scale']} scale, seeds {seeds_text(r['seeds'])}): "
         f"{rule['quantity']} = {fmt_stats(r.get('quantity'))}",
         f"- **Verdict: {r['verdict']}** (paper's side: {sides}; {rule.get('describe', '')})",
         f"- **What our setting changes:** {r.get('changes', '')}",
@@ -112,12 +114,14 @@ def render_experiment(r: dict[str, Any]) -> str:
         lines.append(f"- **Note:** {r['note']}")
     if rule.get("also"):
         lines.append(f"- **Every part:** {r['summary']}")
-    for change in r.get("redecided") or []:
+    lines += redecided_lines(r["name"], r.get("redecided") or [])
+    history = r.get("history") or []
+    if history:
         lines.append(
-            f"- **Re-decided** {change['date']} by a changed rule, from the same per-seed numbers "
-            f"(`acn reproduce {r['name']} --redecide`); the verdict was "
-            f"{change['previous_verdict']}"
+            "- **History** (earlier results of this experiment, kept as they were; the verdict "
+            "above is decided on its own seeds only, nothing below is re-decided):"
         )
+        lines += [f"  - {history_line(h)}" for h in reversed(history)]
     rows = flatten(r.get("summary_numbers") or {})
     if rows:
         lines += ["", "| number | mean +- std over seeds |", "|---|---|"]
@@ -127,7 +131,77 @@ def render_experiment(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def redecided_lines(name: str, changes: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"- **Re-decided** {change['date']} by a changed rule, from the same per-seed numbers "
+        f"(`acn reproduce {name} --redecide`); the verdict was {change['previous_verdict']}"
+        for change in changes
+    ]
+
+
+def rule_text(rule: dict[str, Any]) -> str:
+    """``q > t; q2 < t2``: every part of a rule, as the paper's side."""
+    return "; ".join(
+        f"{part['quantity']} {'>' if part.get('direction') == 'greater' else '<'} "
+        f"{part['threshold']:g}"
+        for part in (rule, *rule.get("also", []))
+    )
+
+
+def seeds_text(seeds: list[int]) -> str:
+    return ", ".join(map(str, seeds)) if seeds else "none"
+
+
+def history_line(h: dict[str, Any]) -> str:
+    """One earlier result, as it was decided (see :mod:`acn.experiments.history`)."""
+    made = h.get("made") or {}
+    git = made.get("git")
+    where = f", git {git['commit'][:12]}" if git else ""
+    when = made.get("date") or "date not recorded"
+    again = "".join(f"; re-decided {c['date']}, it was {c['previous_verdict']} before"
+                    for c in h.get("redecided") or [])  # fmt: skip
+    return (
+        f"{when}{where}: {h['scale']} scale, seeds {seeds_text(h['seeds'])}, rule "
+        f"`{rule_text(h['rule'])}`: **{h['verdict']}** ({h['rule']['quantity']} = "
+        f"{fmt_stats(h.get('quantity'))}){again}"
+    )
+
+
+# the three kinds of claim (suite.CLAIM_KINDS), in the order the report shows them
+GROUPS = (
+    ("paper", "The paper's claims"),
+    ("beyond", "Beyond the paper: questions about the same method"),
+    ("goal", "acn's own goals (not claims of the paper)"),
+)
 HEADLINE_HEADER = ("| experiment | scale | paper | ours | verdict |", "|---|---|---|---|---|")
+GOAL_HEADER = (
+    "| experiment | scale | acn's goal | ours | verdict | the paper's figure it reproduces "
+    "| ours on that figure |",
+    "|---|---|---|---|---|---|---|",
+)
+
+
+def claim_kind(r: dict[str, Any]) -> str:
+    return r["claim"].get("kind", "paper")
+
+
+def verdict_cell(r: dict[str, Any]) -> str:
+    """The verdict, and the latest earlier verdict when the result carries history."""
+    history = r.get("history") or []
+    if not history:
+        return f"**{r['verdict']}**"
+    last = history[-1]
+    if last["rule"] != r["rule"]:
+        why = "another rule"
+    elif last["claim"].get("text") != r["claim"].get("text"):
+        why = "another claim"
+    elif last["scale"] != r["scale"]:
+        why = f"{last['scale']} scale"
+    elif last["seeds"] != r["seeds"]:
+        why = f"seeds {seeds_text(last['seeds'])}"
+    else:
+        why = "an earlier run"
+    return f"**{r['verdict']}** (earlier, {why}: {last['verdict']})"
 
 
 def headline_rows(results: list[dict[str, Any]], link: str = "") -> list[str]:
@@ -136,27 +210,54 @@ def headline_rows(results: list[dict[str, Any]], link: str = "") -> list[str]:
     rows = []
     for r in results:
         ours = f"{r['rule']['quantity']} = {fmt_stats(r.get('quantity'))}"
-        rows.append(
-            f"| [{r['name']}]({link}#{_anchor(r)}) | {r['scale']} "
-            f"| {_cell(r['claim']['paper'])} | {_cell(ours)} | **{r['verdict']}** |"
-        )
+        name = f"[{r['name']}]({link}#{_anchor(r)}) | {r['scale']}"
+        if claim_kind(r) == "goal":
+            claim = r["claim"]
+            figure_quantity = claim.get("figure_quantity", "")
+            on_figure = ""
+            if figure_quantity:
+                stats = (r.get("summary_numbers") or {}).get("contrasts", {}).get(figure_quantity)
+                on_figure = f"{figure_quantity} = {fmt_stats(stats)}"
+            rows.append(
+                f"| {name} | {_cell(claim['text'])} | {_cell(ours)} | {verdict_cell(r)} "
+                f"| {_cell(claim.get('figure') or '')} | {_cell(on_figure)} |"
+            )
+        else:
+            rows.append(
+                f"| {name} | {_cell(r['claim']['paper'])} | {_cell(ours)} | {verdict_cell(r)} |"
+            )
     return rows
 
 
+def headline_lines(results: list[dict[str, Any]], link: str = "") -> list[str]:
+    """One captioned table per kind of claim that has results (the paper's first)."""
+    lines: list[str] = []
+    for kind, caption in GROUPS:
+        group = [r for r in results if claim_kind(r) == kind]
+        if not group:
+            continue
+        header = GOAL_HEADER if kind == "goal" else HEADLINE_HEADER
+        lines += ["", f"**{caption}**", ""] if lines else [f"**{caption}**", ""]
+        lines += [*header, *headline_rows(group, link)]
+    return lines
+
+
 def render_report(results: list[dict[str, Any]]) -> str:
-    """The whole REPORT.md: a headline table, then one section per experiment."""
+    """The whole REPORT.md: the headline tables, then one section per experiment."""
     lines = [
         "# Does ACN hold up? Results of `acn reproduce`",
         "",
         "Generated by `acn report` from the JSON files in this directory; do not edit by hand. "
         "Each verdict was decided by the rule the experiment declares in code before running "
-        "(95 % t-interval over seeds of a seed-paired quantity; see `acn.experiments.suite`).",
+        "(95 % t-interval over seeds of a seed-paired quantity; see `acn.experiments.suite`). "
+        "A rule changed after its numbers were seen is judged on seeds never run before; the "
+        "earlier verdict stays in the result's history.",
         "",
-        *HEADLINE_HEADER,
-        *headline_rows(results),
     ]
-    if not results:
-        lines.append("| (no results yet: run `acn reproduce NAME`) | | | | |")
+    if results:
+        lines += headline_lines(results)
+    else:
+        lines += [*HEADLINE_HEADER, "| (no results yet: run `acn reproduce NAME`) | | | | |"]
     for r in results:
         lines += ["", render_experiment(r)]
     return "\n".join(lines) + "\n"
@@ -170,5 +271,5 @@ def _anchor(r: dict[str, Any]) -> str:
 
 
 def headline_table(results: list[dict[str, Any]], link: str = "") -> str:
-    """The headline table (header and one row per experiment), as the README shows it."""
-    return "\n".join([*HEADLINE_HEADER, *headline_rows(results, link)])
+    """The headline tables (one per kind of claim), as the README shows them."""
+    return "\n".join(headline_lines(results, link))

@@ -8,7 +8,8 @@ A result file is one JSON object::
 - kind ``experiment`` (``acn reproduce NAME``): scale, seeds, note, claim, rule, quantity,
   verdict, summary, changes, scale_params, summary_numbers, per_seed (each seed ``{"seed",
   "arms", "contrasts", "runs"}``, ``runs`` holding the config digest of every run it read),
-  plots, and ``redecided`` once a changed rule re-decided it;
+  plots, ``history`` (earlier results of the same experiment written to the same place, kept as
+  they were: :mod:`.history`), and ``redecided`` once a changed rule re-decided it;
 - kind ``bench`` (``acn bench``): scale, seed, shared_machine, items;
 - kind ``benchmark`` (a script under ``benchmarks/``): parameters and its measured rows.
 

@@ -26,6 +26,7 @@ from ..errors import ConfigError, DataError
 from ..train.distributed import resolve_device
 from ..utils import si, table
 from .context import CACHE_DIR, PlanEntry, RunContext
+from .history import carried, previous
 from .recipes import Sources, datasets_in, default_data_root, needs_message, plain
 from .results import Recorder, envelope, read_result, write_result
 from .suite import Experiment, SeedResult, decide_claim, interval, intervals, summary_sentence
@@ -44,7 +45,8 @@ class RunOptions:
     """How ``acn reproduce`` runs an experiment."""
 
     scale: str = "cpu"
-    seeds: int = 3
+    seeds: int = 3  # how many seeds: first_seed, first_seed + 1, ...
+    first_seed: int = 0  # a changed rule is judged on seeds never run before (e.g. 3, 4, 5)
     out: Path = Path("runs/results")  # NAME.json and NAME/*.png
     runs: Path = Path("runs/reproduce")  # training run directories
     data_root: Path | None = None  # default: $ACN_DATA
@@ -77,20 +79,26 @@ def check_data(exp: Experiment, opts: RunOptions, where: Sources) -> None:
 def run_experiment(
     exp: Experiment, opts: RunOptions, log: Callable[[str], None] | None = print
 ) -> dict[str, Any]:
-    """Run ``exp`` on seeds 0..N-1; returns the result written to ``OUT/NAME.json`` (under
-    ``dry_run``: ``{"plan": [...]}`` and nothing is written)."""
+    """Run ``exp`` on seeds S..S+N-1 (S = ``first_seed``); returns the result written to
+    ``OUT/NAME.json`` (under ``dry_run``: ``{"plan": [...]}`` and nothing is written). A result
+    already there is carried into the new one's ``history`` (:mod:`.history`)."""
     if opts.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {opts.seeds}")
+    if opts.first_seed < 0:
+        raise ConfigError(f"--first-seed must be >= 0, got {opts.first_seed}")
     scale = exp.scale(opts.scale)
     device = resolve_device(opts.device)  # a bad --device stops here, before any run or link
     where = sources(opts)
     check_data(exp, opts, where)
+    path = Path(opts.out) / f"{exp.name}.json"
+    earlier = None if opts.dry_run else previous(path, exp.name)  # checked before any training
     if opts.dry_run and where.data_root is None:  # plan anyway: absent data is marked MISSING
         where = Sources(Path("$ACN_DATA"), where.generated)
     recorder = Recorder(opts.command)
     per_seed: list[SeedResult] = []
     plan: list[PlanEntry] = []
-    for seed in range(1 if opts.dry_run else opts.seeds):  # seeds share their models' shapes
+    first = opts.first_seed
+    for seed in range(first, first + (1 if opts.dry_run else opts.seeds)):  # one shape per seed
         ctx = RunContext(
             out=Path(opts.runs) / exp.name / opts.scale / f"seed-{seed}",
             scale=opts.scale,
@@ -124,8 +132,9 @@ def run_experiment(
         "per_seed": per_seed,
         "plots": [],
     }
+    result["history"] = carried(earlier, result)
     out = Path(opts.out)
-    path = write_result(out / f"{exp.name}.json", result)  # written before any figure is drawn
+    write_result(path, result)  # written before any figure is drawn
     if exp.plot is not None:
         result["plots"] = draw(exp, per_seed, out)
         write_result(path, result)
@@ -176,7 +185,7 @@ def verdict_fields(exp: Experiment, per_seed: list[SeedResult]) -> dict[str, Any
     if stats is not None and not math.isfinite(stats.mean):  # values near the float limit
         stats = None
     return {
-        "claim": {"text": exp.claim.text, "paper": exp.claim.paper},
+        "claim": exp.claim.as_dict(),
         "rule": exp.rule.as_dict(),
         "quantity": stats.as_dict() if stats is not None else None,
         "verdict": verdict,

@@ -87,12 +87,33 @@ def interval(values: Sequence[float]) -> Interval:
     return Interval(n, mean, std, mean - half, mean + half)
 
 
+CLAIM_KINDS = ("paper", "beyond", "goal")
+
+
 @dataclass(frozen=True)
 class Claim:
-    """The paper's statement (``text``) and the number(s) it reports (``paper``)."""
+    """The statement an experiment tests (``text``) and the number(s) the paper reports
+    (``paper``). ``kind``: ``paper`` (a claim of the paper), ``beyond`` (a question the paper
+    does not ask, about the same method) or ``goal`` (acn's own goal for its tools); the report
+    keeps them apart. A goal that also reproduces a figure of the paper names it (``figure``) and
+    the contrast holding our number on it (``figure_quantity``)."""
 
     text: str
     paper: str
+    kind: str = "paper"
+    figure: str = ""
+    figure_quantity: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in CLAIM_KINDS:
+            raise ConfigError(f"Claim.kind must be one of {CLAIM_KINDS}, got {self.kind!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"text": self.text, "paper": self.paper, "kind": self.kind}
+        if self.figure:
+            out["figure"] = self.figure
+            out["figure_quantity"] = self.figure_quantity
+        return out
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ..errors import DataError
-from .suite import DIRECTIONS, VERDICTS
+from .suite import CLAIM_KINDS, DIRECTIONS, VERDICTS
 
 SCHEMA = 1
 KINDS = ("experiment", "bench", "benchmark")
@@ -145,9 +145,7 @@ def _check_experiment(c: _Check, d: dict[str, Any]) -> None:
     c.text(c.get(d, "scale"), "scale")
     for i, seed in enumerate(c.listing(c.get(d, "seeds"), "seeds")):
         c.kind(seed, int, f"seeds[{i}]", "a whole number")
-    claim = c.mapping(c.get(d, "claim"), "claim")
-    for key in ("text", "paper"):
-        c.text(c.get(claim, key, "claim."), f"claim.{key}")
+    check_claim(c, c.get(d, "claim"), "claim")
     check_rule(c, c.get(d, "rule"), "rule")
     check_interval(c, d.get("quantity"), "quantity")
     if c.get(d, "verdict") not in VERDICTS:
@@ -162,13 +160,55 @@ def _check_experiment(c: _Check, d: dict[str, Any]) -> None:
         parts = PurePosixPath(plot).parts
         if not parts or PurePosixPath(plot).is_absolute() or ".." in parts:
             raise c.fail(f"plots[{i}]", f"must be a path inside the results directory: {plot!r}")
-    for i, change in enumerate(c.listing(d.get("redecided", []), "redecided")):
-        name = f"redecided[{i}]"
-        c.mapping(change, name)
-        c.text(c.get(change, "date", name + "."), f"{name}.date")
+    check_redecided(c, d.get("redecided", []), "redecided")
+    for i, entry in enumerate(c.listing(d.get("history", []), "history")):
+        check_history_entry(c, entry, f"history[{i}]")
+
+
+def check_claim(c: _Check, claim: Any, name: str) -> None:
+    claim = c.mapping(claim, name)
+    for key in ("text", "paper"):
+        c.text(c.get(claim, key, name + "."), f"{name}.{key}")
+    kind = claim.get("kind", "paper")  # results written before kinds were kept: paper claims
+    if kind not in CLAIM_KINDS:
+        raise c.fail(f"{name}.kind", f"must be one of {', '.join(CLAIM_KINDS)}, got {kind!r}")
+    for key in ("figure", "figure_quantity"):
+        c.text(claim.get(key, ""), f"{name}.{key}")
+
+
+def check_redecided(c: _Check, changes: Any, name: str) -> None:
+    for i, change in enumerate(c.listing(changes, name)):
+        where = f"{name}[{i}]"
+        c.mapping(change, where)
+        c.text(c.get(change, "date", where + "."), f"{where}.date")
         previous = change.get("previous_verdict")
         if previous is not None and previous not in VERDICTS:
-            raise c.fail(f"{name}.previous_verdict", f"must be a verdict, got {previous!r}")
+            raise c.fail(f"{where}.previous_verdict", f"must be a verdict, got {previous!r}")
+
+
+def check_history_entry(c: _Check, entry: Any, name: str) -> None:
+    """One earlier result carried in ``history`` (see :mod:`.history`)."""
+    entry = c.mapping(entry, name)
+    c.text(c.get(entry, "scale", name + "."), f"{name}.scale")
+    for i, seed in enumerate(c.listing(c.get(entry, "seeds", name + "."), f"{name}.seeds")):
+        c.kind(seed, int, f"{name}.seeds[{i}]", "a whole number")
+    check_claim(c, c.get(entry, "claim", name + "."), f"{name}.claim")
+    check_rule(c, c.get(entry, "rule", name + "."), f"{name}.rule")
+    check_interval(c, entry.get("quantity"), f"{name}.quantity")
+    verdict = c.get(entry, "verdict", name + ".")
+    if verdict not in VERDICTS:
+        raise c.fail(f"{name}.verdict", f"must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    c.text(entry.get("summary", ""), f"{name}.summary")
+    for quantity, values in c.mapping(entry.get("values", {}), f"{name}.values").items():
+        c.listing(values, f"{name}.values.{quantity}")  # per seed, as the seeds wrote them
+    made = c.mapping(entry.get("made", {}), f"{name}.made")
+    for key in ("date", "command"):
+        if made.get(key) is not None:
+            c.text(made[key], f"{name}.made.{key}")
+    if made.get("git") is not None:
+        git = c.mapping(made["git"], f"{name}.made.git")
+        c.text(c.get(git, "commit", f"{name}.made.git."), f"{name}.made.git.commit")
+    check_redecided(c, entry.get("redecided", []), f"{name}.redecided")
 
 
 ITEM_KEYS = ("status", "goal", "value", "met", "summary", "rows", "notes", "wall_s")

@@ -2,7 +2,9 @@
 
 A module defines ``EXPERIMENT`` (an :class:`~acn.experiments.suite.Experiment`, usually built by
 :func:`acn.experiments.study.study`); adding an experiment is adding its module, and nothing else
-lists it. Modules whose name starts with ``_`` hold shared pieces, not experiments.
+lists it. A module may also define ``OTHER_SETTINGS``: further experiments testing the same claim in
+another setting (e.g. ``difficulty-cifar`` beside ``difficulty``), each with its own name, rule,
+seeds and result. Modules whose name starts with ``_`` hold shared pieces, not experiments.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ def experiments() -> dict[str, Experiment]:
         exp = getattr(module, "EXPERIMENT", None)
         if not isinstance(exp, Experiment):
             raise ConfigError(f"{module.__name__} defines no EXPERIMENT")
-        if exp.name in found:
-            raise ConfigError(f"experiment {exp.name!r} is defined twice ({module.__name__})")
-        found[exp.name] = exp
+        settings = tuple(getattr(module, "OTHER_SETTINGS", ()))
+        for one in (exp, *settings):
+            if not isinstance(one, Experiment):
+                raise ConfigError(f"{module.__name__}.OTHER_SETTINGS holds a {type(one).__name__}")
+            if one.name in found:
+                raise ConfigError(f"experiment {one.name!r} is defined twice ({module.__name__})")
+            found[one.name] = one
     return dict(sorted(found.items()))
 
 

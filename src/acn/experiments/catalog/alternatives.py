@@ -14,6 +14,13 @@ Block influence and angular distance are measured on 500 training images (the ca
 the test split only scores). Training cost per route: wall time of every training run it needs
 (plus the measurement) and estimated FLOPs, 3 x the forward FLOPs per sample of each trained model
 x the samples it was trained on.
+
+"At least as accurate" is tested as non-inferiority with a margin fixed before any result under
+it: the cut ACN may be at most ``MARGIN_PT`` = 0.5 points below the best other route. The margin
+is the cutoff's own tolerance (``acn.train.summary.CUTOFF_TOLERANCE``): the cut ACN is by
+definition allowed to lose up to 0.5 points against its own full model, so requiring more of it
+against the other routes would judge it by a stricter standard than the one that chose k. (Until
+this rule, the verdict asked the cut ACN to beat the best of the five routes, with no margin.)
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from ...evaluation import evaluate_per_depth
 from ...runs.evaldata import load_eval_data
 from ...runs.run import Run
 from ...serialization import save
+from ...train.summary import CUTOFF_TOLERANCE
 from ..context import RunContext
 from ..measures import FLOPS_PER_DEPTH, RUN_NUMBERS, run_numbers, training_flops
 from ..recipes import CIFAR_MIXER, MNIST_MIXER, SMOKE
 from ..suite import Claim, Experiment, Rule, Scale, SeedResult
 
 CALIBRATION_SAMPLES = 500
+MARGIN_PT = CUTOFF_TOLERANCE  # non-inferiority margin (points); why: see the module docstring
 ROUTES = (
     "acn-cut",
     "res-scratch",
@@ -133,18 +142,21 @@ EXPERIMENT = Experiment(
     name="alternatives",
     title="ACN cut at its cutoff vs other ways to a k-block model (beyond the paper)",
     claim=Claim(
-        text="At the ACN's cutoff depth k, the ACN cut to k blocks is at least as accurate as "
-        "a k-block residual model trained from scratch and as a full residual model with "
-        "layers removed by ShortGPT block influence or angular distance (with or without a "
-        "healing fine-tune)",
+        text="At the ACN's cutoff depth k, the ACN cut to k blocks is at least as accurate "
+        f"(within {MARGIN_PT:g} points) as a k-block residual model trained from scratch and as "
+        "a full residual model with layers removed by ShortGPT block influence or angular "
+        "distance (with or without a healing fine-tune)",
         paper="not in the paper (the question reviewers of a compression method ask)",
+        kind="beyond",
     ),
     rule=Rule(
         quantity="acn_cut_minus_best_route_pt",
         direction="greater",
-        threshold=0.0,
+        threshold=-MARGIN_PT,
         describe="seed-paired accuracy of the cut ACN minus the best of the five other routes "
-        "(points); 95% t-interval over seeds",
+        f"(points), non-inferiority with a margin of {MARGIN_PT:g} points (the cutoff's own "
+        f"tolerance): holds if the 95% t-interval's low end is above -{MARGIN_PT:g}, "
+        "does-not-hold if its high end is below",
     ),
     scales={
         "smoke": Scale(
