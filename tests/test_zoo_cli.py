@@ -20,8 +20,8 @@ from acn.cli import main
 from acn.compress.cost import cost
 from acn.evaluation import evaluate_per_depth
 from acn.export import export_model
-from acn.runs.evaldata import load_eval_data, run_config
-from acn.train import read_metrics
+from acn.runs import Run
+from acn.runs.evaldata import eval_config, load_eval_data
 
 NEW_MODES = ["hacn", "hyper", "hyper-dynamic", "laurel", "laurel-lr"]  # the Mixer takes these
 
@@ -60,7 +60,7 @@ def one_line_error(capsys, argv: list[str], match: str) -> None:
 def test_train_logs_the_dg_share_and_probe_reads_every_depth(mode, tmp_path, capsys):
     assert main(["train", write_config(tmp_path, mode), "--no-progress"]) == 0
     run = tmp_path / "run"
-    (record,) = read_metrics(run)
+    (record,) = Run(run).metrics()
     shares = record["dg_share"]
     model = acn.load(run)
     assert model.config.connectivity == mode and len(shares) == model.depth
@@ -68,7 +68,7 @@ def test_train_logs_the_dg_share_and_probe_reads_every_depth(mode, tmp_path, cap
     capsys.readouterr()
     assert main(["probe", str(run), "--bootstrap", "20"]) == 0
     assert f"({mode})" in capsys.readouterr().out
-    data = load_eval_data(run_config(run, None))
+    data = load_eval_data(eval_config(run))
     ev = evaluate_per_depth(model, data.batches(64))
     probe = json.loads((run / "probe" / "run.json").read_text())
     assert probe["accuracy"] == pytest.approx(ev.accuracy)
@@ -196,6 +196,6 @@ def test_hacn_trains_under_ddp_as_on_one_process(tmp_path):
     cmd += ["-m", "acn", "train", str(config), *args, f"--out_dir={two}"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    for a, b in zip(read_metrics(one), read_metrics(two)):
+    for a, b in zip(Run(one).metrics(), Run(two).metrics()):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
         assert b["accuracy_per_depth"] == pytest.approx(a["accuracy_per_depth"], abs=1e-9)
