@@ -25,6 +25,7 @@ from acn.experiments.suite import (
     decide,
     decide_claim,
     interval,
+    part_verdict,
     summary_sentence,
     t975,
 )
@@ -98,6 +99,32 @@ def test_custom_verdict_and_bad_rules():
         decide(Rule("d", "greater", verdict_fn=lambda v: "yes"), [1.0, 2.0])
     with pytest.raises(ConfigError):
         Rule("d", "bigger")
+
+
+def test_a_judge_decides_on_every_seed_result_after_the_guards():
+    """A judge sees the seeds' results (several arms at once); its quantity is still checked:
+    one seed or a missing value is inconclusive before the judge is asked."""
+    seen = []
+
+    def judge(per_seed):
+        seen.append(len(per_seed))
+        both = all(r["contrasts"]["a"] > 0 and r["contrasts"]["b"] > 0 for r in per_seed)
+        return "holds" if both else "does-not-hold"
+
+    rule = Rule("a", "greater", judge=judge)
+    rows = [{"contrasts": {"a": 1.0, "b": v}} for v in (1.0, 2.0, 3.0)]
+    assert part_verdict(rule, rows) == "holds" and seen == [3]
+    rows[1]["contrasts"]["b"] = -1.0  # the judge reads b, which the interval rule never sees
+    assert part_verdict(rule, rows) == "does-not-hold"
+    assert decide(Rule("a", "greater"), [1.0, 1.0, 1.0]) == "holds"
+    assert part_verdict(rule, rows[:1]) == "inconclusive" and seen == [3, 3]
+    rows[0]["contrasts"]["a"] = float("nan")
+    assert part_verdict(rule, rows) == "inconclusive"
+    assert decide_claim(Rule("x", "greater", also=(rule,)), [
+        {"contrasts": {"x": 1.0, "a": 1.0, "b": 1.0}} for _ in range(3)]) == "holds"  # fmt: skip
+    assert rule.as_dict()["custom"] is True
+    with pytest.raises(ConfigError):
+        part_verdict(Rule("a", "greater", judge=lambda _: "maybe"), rows[1:])
 
 
 def test_one_seed_is_inconclusive_for_a_custom_rule_too():

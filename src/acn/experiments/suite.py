@@ -13,7 +13,10 @@ seeds;
   ``inconclusive``.
 
 A claim that is not one direction (e.g. "about equal") gives its own ``Rule.verdict_fn`` (it sees
-two or more finite values). A claim with several parts (e.g. "as accurate *and* cheaper") lists
+two or more finite values). A claim about several arms at once, each judged on its own interval
+over seeds (e.g. "every long-output wiring cuts and no other does"), gives ``Rule.judge``: it
+sees every seed's result (the quantity is still each seed's number, reported beside the verdict,
+and the same guards apply: fewer than two seeds or a missing value is ``inconclusive``). A claim with several parts (e.g. "as accurate *and* cheaper") lists
 the further parts in ``Rule.also``; :func:`decide_claim` combines the parts' verdicts: all
 ``holds`` -> ``holds``, all ``does-not-hold`` -> ``does-not-hold``, some part on the paper's side
 (``holds`` or ``partly``) beside another that is not -> ``partly``, else ``inconclusive``.
@@ -128,6 +131,8 @@ class Rule:
     # the seed's value when it is not one of its contrasts
     value: Callable[[dict[str, Any]], float | None] | None = None
     also: tuple[Rule, ...] = ()  # further parts of the same claim (see decide_claim)
+    # replaces the interval rule with a verdict on every seed's result (see the module docstring)
+    judge: Callable[[Sequence[dict[str, Any]]], str] | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -144,7 +149,7 @@ class Rule:
             "direction": self.direction,
             "threshold": self.threshold,
             "describe": self.describe,
-            "custom": self.verdict_fn is not None,
+            "custom": self.verdict_fn is not None or self.judge is not None,
         }
         if self.also:
             out["also"] = [part.as_dict() for part in self.also]
@@ -176,6 +181,20 @@ def decide(rule: Rule, values: Sequence[float | None]) -> str:
     return "inconclusive"
 
 
+def part_verdict(rule: Rule, per_seed: Sequence[dict[str, Any]]) -> str:
+    """The verdict of one part of a claim on the seeds' results: its ``judge`` where it has one
+    (after the guards of :func:`decide`), else :func:`decide` on its quantity's values."""
+    values = rule.values(per_seed)
+    if rule.judge is None:
+        return decide(rule, values)
+    if len(values) < 2 or any(v is None or not math.isfinite(v) for v in values):
+        return "inconclusive"
+    verdict = rule.judge(per_seed)
+    if verdict not in VERDICTS:
+        raise ConfigError(f"judge returned {verdict!r}; valid: {', '.join(VERDICTS)}")
+    return verdict
+
+
 def combine(verdicts: Sequence[str]) -> str:
     """One verdict for a claim of several parts (see the module docstring)."""
     if len(set(verdicts)) == 1:
@@ -187,7 +206,7 @@ def combine(verdicts: Sequence[str]) -> str:
 
 def decide_claim(rule: Rule, per_seed: Sequence[dict[str, Any]]) -> str:
     """The verdict of ``rule`` and every part in ``rule.also`` on the seeds' results."""
-    return combine([decide(part, part.values(per_seed)) for part in (rule, *rule.also)])
+    return combine([part_verdict(part, per_seed) for part in (rule, *rule.also)])
 
 
 @dataclass(frozen=True)
@@ -273,8 +292,7 @@ def summary_sentence(exp: Experiment, per_seed: Sequence[dict[str, Any]], verdic
     clauses = []
     for part in (r, *r.also):
         stats = _stats(part, per_seed) or f"no finite value of {part.quantity}"
-        part_verdict = decide(part, part.values(per_seed))
-        clauses.append(f"{stats}, claimed {_claimed(part)} ({part_verdict})")
+        clauses.append(f"{stats}, claimed {_claimed(part)} ({part_verdict(part, per_seed)})")
     return f"{'; '.join(clauses)}; together: {verdict}."
 
 
