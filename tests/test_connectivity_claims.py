@@ -29,7 +29,7 @@ def arm(cutoff_high: int, accuracy: float, cut_accuracy: float | None = None,
         cutoff: int | None = None, **more: Any) -> dict[str, Any]:  # fmt: skip
     cutoff = cutoff_high if cutoff is None else cutoff
     return {"depth": L, "cutoff": cutoff, "cutoff_high": cutoff_high, "accuracy": accuracy,
-            "cut_accuracy": accuracy if cut_accuracy is None else cut_accuracy,
+            "accuracy_at_cutoff": accuracy if cut_accuracy is None else cut_accuracy,
             "cut_flops": FULL_FLOPS - (L - cutoff) * BLOCK_FLOPS, **more}  # fmt: skip
 
 
@@ -110,11 +110,11 @@ def test_claim1_classes_hacn_by_its_learned_alpha():
     assert claim1(unclear) == "holds"
 
 
-HYPER_WINS = {"cutoff_high": 10, "cutoff": 9, "accuracy": 97.0, "cut_accuracy": 96.8}
+HYPER_WINS = {"cutoff_high": 10, "cutoff": 9, "accuracy": 97.0, "accuracy_at_cutoff": 96.8}
 
 
 def test_claim2_holds_when_a_mode_beats_residual_accuracy_and_acn_cut_flops():
-    seeds = [seed(j, hyper={**HYPER_WINS, "cut_accuracy": 96.8 + j}) for j in JITTERS]
+    seeds = [seed(j, hyper={**HYPER_WINS, "accuracy_at_cutoff": 96.8 + j}) for j in JITTERS]
     assert claim2(seeds) == "holds"
     assert dominating(results(seeds), ACCURACY.margin) == ["hyper"]
     assert [r["contrasts"]["dominating_modes"] for r in results(seeds)] == [1, 1, 1]
@@ -123,40 +123,40 @@ def test_claim2_holds_when_a_mode_beats_residual_accuracy_and_acn_cut_flops():
 def test_claim2_does_not_hold_when_every_mode_is_refuted():
     # the default seed: every candidate keeps its full depth (dearer than ACN's cut) or cuts no
     # lower than ACN; make the cutting ones clearly less accurate than residual
-    worse = {"cut_accuracy": 95.0}
+    worse = {"accuracy_at_cutoff": 95.0}
     seeds = [seed(j, **{a: worse for a in ("acn-dg", "acn-weighted", "hacn")}) for j in JITTERS]
     assert claim2(seeds) == "does-not-hold"
 
 
 def test_claim2_is_partly_when_a_mode_leans_its_way_without_its_intervals():
-    noisy = [seed(j, hyper={**HYPER_WINS, "cut_accuracy": c})
+    noisy = [seed(j, hyper={**HYPER_WINS, "accuracy_at_cutoff": c})
              for j, c in zip(JITTERS, (98.5, 95.5, 97.0))]  # fmt: skip
     assert claim2(noisy) == "partly"
 
 
 def test_claim2_is_inconclusive_when_no_mode_leans_its_way():
     # hyper: cheaper than ACN's cut, but as accurate as residual on average (not refuted either)
-    flat = [seed(j, hyper={**HYPER_WINS, "cut_accuracy": 96.0 + j + d})
+    flat = [seed(j, hyper={**HYPER_WINS, "accuracy_at_cutoff": 96.0 + j + d})
             for j, d in zip(JITTERS, (0.5, -0.9, 0.1))]  # fmt: skip
     assert claim2(flat) == "inconclusive"
 
 
 def test_claim2_needs_the_mode_not_below_acn_cut_accuracy_beyond_the_margin():
     # more accurate than residual and cheaper than ACN's cut, but clearly less accurate than it
-    acn_high = {"acn": {"cut_accuracy": 98.0}}
-    seeds = [seed(j, hyper={**HYPER_WINS, "cut_accuracy": 96.8 + j}, **acn_high)
+    acn_high = {"acn": {"accuracy_at_cutoff": 98.0}}
+    seeds = [seed(j, hyper={**HYPER_WINS, "accuracy_at_cutoff": 96.8 + j}, **acn_high)
              for j in JITTERS]  # fmt: skip
     for s in seeds:
-        s["acn"]["cut_accuracy"] += s["residual"]["accuracy"] - 96.0
+        s["acn"]["accuracy_at_cutoff"] += s["residual"]["accuracy"] - 96.0
     assert dominating(results(seeds), ACCURACY.margin) == []
     # within the margin (0.5 points below ACN's cut) it still dominates
     for s in seeds:
-        s["acn"]["cut_accuracy"] = s["hyper"]["cut_accuracy"] + 0.3
+        s["acn"]["accuracy_at_cutoff"] = s["hyper"]["accuracy_at_cutoff"] + 0.3
     assert dominating(results(seeds), ACCURACY.margin) == ["hyper"]
 
 
 def test_claim2_needs_fewer_flops_than_acn_cut_not_only_than_residual():
-    seeds = [seed(j, hyper={**HYPER_WINS, "cut_accuracy": 96.8 + j, "cut_flops": c})
+    seeds = [seed(j, hyper={**HYPER_WINS, "accuracy_at_cutoff": 96.8 + j, "cut_flops": c})
              for j, c in zip(JITTERS, (4.46e6, 4.5e6, 4.47e6))]  # fmt: skip
     assert dominating(results(seeds), ACCURACY.margin) == []  # ACN's cut: 4.46e6
 
@@ -179,10 +179,10 @@ def test_a_loss_score_is_better_when_lower():
 def test_both_claims_together_and_one_seed_is_inconclusive():
     # a short-output mode can only be cheaper than ACN's cut model by cutting deeper (it has the
     # same blocks), which refutes claim 1: both hold only when a long-output mode dominates
-    hyper = [seed(j, hyper={**HYPER_WINS, "cut_accuracy": 96.8 + j}) for j in JITTERS]
+    hyper = [seed(j, hyper={**HYPER_WINS, "accuracy_at_cutoff": 96.8 + j}) for j in JITTERS]
     assert (claim1(hyper), claim2(hyper)) == ("does-not-hold", "holds")
     assert decide_claim(rule(ACCURACY), results(hyper)) == "partly"
-    good = [seed(j, **{"acn-weighted": {**HYPER_WINS, "cut_accuracy": 96.8 + j}}) for j in JITTERS]
+    good = [seed(j, **{"acn-weighted": {**HYPER_WINS, "accuracy_at_cutoff": 96.8 + j}}) for j in JITTERS]
     assert decide_claim(rule(ACCURACY), results(good)) == "holds"
     assert decide_claim(rule(ACCURACY), results(good[:1])) == "inconclusive"
     only_cut = [seed(j) for j in JITTERS]  # claim 1 holds; claim 2: acn-dg ties ACN's FLOPs

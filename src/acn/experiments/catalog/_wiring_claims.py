@@ -75,7 +75,7 @@ class Score:
         return a - b if self.higher_is_better else b - a
 
 
-ACCURACY = Score("accuracy", "cut_accuracy", True, CUTOFF_TOLERANCE, "points")
+ACCURACY = Score("accuracy", "accuracy_at_cutoff", True, CUTOFF_TOLERANCE, "points")
 
 
 # -- each seed's numbers -------------------------------------------------------------------------
