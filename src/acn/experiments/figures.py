@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -61,6 +62,19 @@ def plot_curves(
     return _finish(fig, ax, path, title=title, xlabel=xlabel, ylabel=ylabel)
 
 
+def pareto_front(points: dict[str, tuple[float, float]], maximize_y: bool = True) -> list[str]:
+    """The labels whose (x, y) no other point dominates (x no larger and y no worse, one of them
+    strictly), by increasing x; lower x is better (a cost), higher y unless ``maximize_y`` is
+    False (a loss)."""
+    sign = 1.0 if maximize_y else -1.0
+
+    def dominated(a: tuple[float, float]) -> bool:
+        return any(b[0] <= a[0] and sign * b[1] >= sign * a[1] and b != a
+                   for b in points.values())  # fmt: skip
+
+    return sorted((k for k, v in points.items() if not dominated(v)), key=lambda k: points[k])
+
+
 def plot_points(
     points: dict[str, Sequence[tuple[float, float]]],
     path: str | os.PathLike,
@@ -68,20 +82,41 @@ def plot_points(
     title: str,
     xlabel: str,
     ylabel: str,
+    front: str | None = None,
 ) -> Path:
     """One marker per label at the mean (x, y) over its seeds with +-1 std error bars, and each
-    seed's point faint beside it (e.g. accuracy against speedup)."""
+    seed's point faint beside it (e.g. accuracy against speedup). ``front`` ("max" or "min":
+    whether higher y is better) draws the Pareto front of the means (lower x is better) as a
+    dashed staircase."""
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.add_subplot()
-    for label, pts in points.items():
+    colors = _colors(len(points))
+    # beyond ten labels, tab20's pairs of shades are told apart by their markers
+    markers = "o" * 10 if len(points) <= 10 else "osD^v<>PXhp*"
+    means: dict[str, tuple[float, float]] = {}
+    for i, ((label, pts), color) in enumerate(zip(points.items(), colors)):
         if not pts:
             continue
         (mx, my), (sx, sy) = mean_std([list(p) for p in pts])
-        bar = ax.errorbar([mx], [my], xerr=[sx], yerr=[sy], fmt="o", ms=6, capsize=3,
-                          label=f"{label} (n={len(pts)})")  # fmt: skip
-        color = bar.lines[0].get_color()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o", ms=3, alpha=0.35, color=color)
+        means[label] = (mx, my)
+        marker = markers[i % len(markers)]
+        ax.errorbar([mx], [my], xerr=[sx], yerr=[sy], fmt=marker, ms=6, capsize=3, color=color,
+                    label=f"{label} (n={len(pts)})")  # fmt: skip
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker, ms=3, alpha=0.35, color=color)
+    if front is not None and means:
+        on_front = [means[k] for k in pareto_front(means, maximize_y=front == "max")]
+        xs = [x for x, _ in on_front]
+        ys = [y for _, y in on_front]
+        ax.step(xs, ys, where="post", linestyle="--", color="0.4", lw=1, label="Pareto front")
     return _finish(fig, ax, path, title=title, xlabel=xlabel, ylabel=ylabel, legend_size=7)
+
+
+def _colors(n: int) -> list[Any]:
+    """``n`` distinct colours: matplotlib's default cycle, or tab20 beyond its ten."""
+    if n <= 10:
+        return [f"C{i}" for i in range(n)]
+    cmap = colormaps["tab20"]
+    return [cmap(i % 20) for i in range(n)]
 
 
 def _finish(

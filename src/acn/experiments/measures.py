@@ -4,7 +4,9 @@ A :class:`Measure` is a name, a function of a :class:`Trained` run and, for a sc
 is better (a study orients its contrasts by it). The standard ones read the run's summary (shape
 checked by ``Run.summary``), its metrics and its model: accuracy at every depth, the cutoff and
 the share of the network it keeps, the best evaluation's epoch, the training cost, and the
-inference FLOPs at every depth.
+inference FLOPs at every depth; the cutoff's bootstrap interval over the test samples, the
+wiring's parameter overhead and hacn's learned alphas. :func:`step_time_ratios` times several
+arms' training steps side by side in one process (a study's ``together`` measure).
 """
 
 from __future__ import annotations
@@ -14,10 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..compress import flops_per_depth
+from ..compress.cost import wiring_params
 from ..errors import CheckpointError
+from ..evaluation import bootstrap_cutoff, evaluate_per_depth
 from ..models.base import StackModel
+from ..runs.evaldata import load_eval_data
 from ..runs.run import Run
 from ..train.distributed import resolve_device
+from ..train.summary import CUTOFF_TOLERANCE
+from ..wiring import BlockWiring
+from .bench.steps import acn_step, batch
+from .bench.timing import interleave, median_ms, ratio
 
 
 @dataclass
@@ -116,6 +125,60 @@ CUT_FLOPS_FRACTION = Measure(
     lambda t: t.flops()[_cutoff(t)] / t.flops()[-1],
     higher_is_better=False,
 )
+
+CUT_FLOPS = Measure("cut_flops", lambda t: t.flops()[_cutoff(t)], higher_is_better=False)
+BOOTSTRAP_RESAMPLES = 1000
+EVAL_BATCH = 500
+
+
+def _cutoff_interval(t: Trained) -> dict[str, int]:
+    """The cutoff's bootstrap 95 % interval over the test samples (the run's own tolerance and
+    rule, resampled with the run's seed), from one more per-depth pass over its test split."""
+    model = t.model()
+    batches = load_eval_data(t.run.config).batches(EVAL_BATCH)
+    evaluation = evaluate_per_depth(model, batches, next(model.parameters()).device)
+    iv = bootstrap_cutoff(evaluation.correct, CUTOFF_TOLERANCE, BOOTSTRAP_RESAMPLES, seed=t.seed)
+    return {"cutoff_low": iv.low, "cutoff_high": iv.high}
+
+
+def _wiring(t: Trained) -> dict[str, float]:
+    """Parameters the wiring adds over the residual twin, as a count and a share (%)."""
+    model = t.model()
+    added = wiring_params(model)
+    return {"wiring_params": added,
+            "param_overhead_pct": 100.0 * added / (model.num_params() - added)}  # fmt: skip
+
+
+def hacn_alphas(model: StackModel) -> list[float]:
+    """The learned alpha of every hacn block (g = 1 - alpha), first block first."""
+    return [float(m.alpha.detach()) for m in model.stack.wiring_modules()
+            if isinstance(m, BlockWiring) and m.kind == "gated"]  # fmt: skip
+
+
+def _hacn(t: Trained) -> dict[str, Any]:
+    alphas = hacn_alphas(t.model())
+    return {"hacn_alpha": alphas, "hacn_alpha_mean": sum(alphas) / len(alphas)}
+
+
+CUTOFF_INTERVAL = Measure("cutoff_interval", _cutoff_interval, group=True)
+WIRING_PARAMS = Measure("wiring_params", _wiring, group=True)
+HACN_ALPHA = Measure("hacn_alpha", _hacn, arms=("hacn",), group=True)
+
+
+def step_time_ratios(
+    trained: dict[str, Trained], reference: str, batch_size: int, warmup: int, repeats: int
+) -> dict[str, dict[str, float]]:
+    """Each arm's training-step time over ``reference``'s, measured side by side in one process
+    (``acn train``'s step on a fixed batch, the arms round-robin, order reversed every other
+    round; the median of the per-round ratios), as ``benchmarks/connectivity_step_time.py``.
+    Fresh copies of the trained models are stepped, so the runs' models stay as trained."""
+    models = {k: t.run.model(resolve_device(t.device)).train() for k, t in trained.items()}
+    steps = {k: acn_step(m, *batch(m, batch_size)) for k, m in models.items()}
+    device = next(models[reference].parameters()).device
+    times = interleave(steps, warmup, repeats, device)
+    return {k: {"step_time_ratio": ratio(times, k, reference).median,
+                "step_time_ms": median_ms(times[k])} for k in models}  # fmt: skip
+
 
 # What a finished run reports when an experiment compares whole runs (Table 5's columns and more)
 RUN_NUMBERS: tuple[Measure, ...] = (

@@ -12,7 +12,10 @@ From the result files of one directory (:mod:`.results`) and nothing else it ren
 Every result must appear in the README: a result whose block the README lacks fails, and so does
 a block whose text is not what its result renders, so the README, REPORT.md and the JSON cannot
 drift apart (``acn report --check`` says which, and writes nothing). The README is checked for
-all its blocks before anything is written.
+all its blocks before anything is written. A block the README has for an experiment acn knows
+but that has no result in the directory yet holds one line saying so (:func:`pending`), so the
+README can carry the block before the experiment has run. An experiment's blocks named in ``Experiment.report``
+also show in its REPORT.md section.
 """
 
 from __future__ import annotations
@@ -65,8 +68,14 @@ def load_all(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 def documents(results: list[tuple[Path, dict[str, Any]]], directory: Path) -> dict[Path, str]:
     """REPORT.md (always) and BENCHMARKS.md (with a bench result)."""
-    docs = {directory / REPORT_FILE: render_report([r for _, r in results
-                                                     if r["kind"] == "experiment"])}  # fmt: skip
+    registry = experiments()
+    tables: dict[str, list[str]] = {}
+    for path, r in results:
+        exp = registry.get(r["name"]) if r["kind"] == "experiment" else None
+        if exp is not None and exp.report:
+            tables[r["name"]] = [_render(exp.readme[b], r, path, b) for b in exp.report]
+    runs = [r for _, r in results if r["kind"] == "experiment"]
+    docs = {directory / REPORT_FILE: render_report(runs, tables)}
     for _, r in results:
         if r["kind"] == "bench":
             docs[directory / BENCH_FILE] = render_markdown(r)
@@ -96,7 +105,20 @@ def readme_blocks(
             continue  # an experiment acn does not know: its headline row is all it shows
         for name, render in renderers.items():
             blocks[name] = (_render(render, r, path, name), [path])
+    shown = {r["name"] for _, r in runs}
+    for exp in registry.values():
+        if exp.name not in shown:
+            for name in exp.readme:
+                blocks.setdefault(name, (pending(exp.name), []))
     return blocks
+
+
+def pending(name: str) -> str:
+    """The body of a README block whose experiment has no result in the directory yet."""
+    return (
+        f"_No result yet: `acn reproduce {name}` writes it, and `acn report --readme` renders "
+        "this block from it._"
+    )
 
 
 def _render(render: Callable[[dict[str, Any]], str], result: dict[str, Any], path: Path,
@@ -119,10 +141,10 @@ def publish(directory: Path, readme: Path | None = None, check: bool = False) ->
     if readme is not None:
         blocks = readme_blocks(results, directory, readme)
         text = read_readme(readme)
-        missing = [
+        missing = [  # a pending block (no result yet) may be absent
             f"{readme} has no {begin(name)} block for {', '.join(p.name for p in paths)}"
             for name, (_, paths) in blocks.items()
-            if _span(text, name, readme) is None
+            if paths and _span(text, name, readme) is None
         ]
         if missing and not check:
             raise DataError(missing[0])
@@ -133,7 +155,7 @@ def publish(directory: Path, readme: Path | None = None, check: bool = False) ->
         for name, body in present.items():
             span = _span(text, name, readme)
             if check and span is not None and text[span[0] : span[1]] != marked(name, body):
-                shown = ", ".join(p.name for p in blocks[name][1])
+                shown = ", ".join(p.name for p in blocks[name][1]) or "no result yet"
                 out.stale.append(f"{readme} block {name} is out of date ({shown})")
         wanted[readme] = replace_blocks(text, present, str(readme))
     for path, text in wanted.items():

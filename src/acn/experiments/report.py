@@ -85,7 +85,9 @@ def code_line(provenance: dict[str, Any]) -> str | None:
     return f"{made}, acn {versions.get('acn', '?')}, {where}, {provenance.get('date') or '?'}"
 
 
-def render_experiment(r: dict[str, Any]) -> str:
+def render_experiment(r: dict[str, Any], tables: list[str] | None = None) -> str:
+    """One experiment's section; ``tables`` (Markdown the experiment renders from the same
+    result) follow its summary lines."""
     rule, provenance, claim = r["rule"], r["provenance"], r["claim"]
     sides = rule_text(rule)
     what = {"paper": "Paper's claim", "beyond": "Question (beyond the paper)",
@@ -122,6 +124,8 @@ def render_experiment(r: dict[str, Any]) -> str:
             "above is decided on its own seeds only, nothing below is re-decided):"
         )
         lines += [f"  - {history_line(h)}" for h in reversed(history)]
+    for text in tables or []:
+        lines += ["", text]
     rows = flatten(r.get("summary_numbers") or {})
     if rows:
         lines += ["", "| number | mean +- std over seeds |", "|---|---|"]
@@ -242,8 +246,9 @@ def headline_lines(results: list[dict[str, Any]], link: str = "") -> list[str]:
     return lines
 
 
-def render_report(results: list[dict[str, Any]]) -> str:
-    """The whole REPORT.md: the headline tables, then one section per experiment."""
+def render_report(results: list[dict[str, Any]], tables: dict[str, list[str]] | None = None) -> str:
+    """The whole REPORT.md: the headline tables, then one section per experiment (with the
+    tables ``tables[name]`` it renders, see :func:`render_experiment`)."""
     lines = [
         "# Does ACN hold up? Results of `acn reproduce`",
         "",
@@ -259,7 +264,7 @@ def render_report(results: list[dict[str, Any]]) -> str:
     else:
         lines += [*HEADLINE_HEADER, "| (no results yet: run `acn reproduce NAME`) | | | | |"]
     for r in results:
-        lines += ["", render_experiment(r)]
+        lines += ["", render_experiment(r, (tables or {}).get(r["name"]))]
     return "\n".join(lines) + "\n"
 
 

@@ -58,6 +58,8 @@ from .suite import Claim, Experiment, Readme, Rule, Scale, SeedResult
 # this arm starts from (``after``; None in a dry run)
 Changes = Recipe | Callable[[dict[str, Any], Run | None], Recipe] | None
 Numbers = dict[str, dict[str, Any]]  # arm -> measure -> value, one seed
+# numbers taken on every arm's run at once (e.g. step times side by side in one process)
+Together = Callable[[dict[str, Trained]], Numbers]
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,13 @@ def study(
     plot: Callable[[list[SeedResult], Path], list[Path]] | None = None,
     summarize: Callable[[list[SeedResult]], dict[str, Any]] | None = None,
     readme: dict[str, Readme] | None = None,
+    together: Together | None = None,
+    report: tuple[str, ...] = (),
 ) -> Experiment:
     """The :class:`Experiment` that runs this study (see the module docstring). ``arms`` and
     ``contrasts`` may depend on the scale's parameters; ``plot`` draws figures the curves
-    cannot."""
+    cannot; ``together`` measures every arm's run at once (its numbers join each arm's);
+    ``report`` names README blocks also shown in the experiment's REPORT.md section."""
 
     def arms_of(params: dict[str, Any]) -> list[Arm]:
         found = list(arms(params) if callable(arms) else arms)
@@ -174,11 +179,15 @@ def study(
         if ctx.dry_run:
             return {}
         numbers: Numbers = {}
+        trained: dict[str, Trained] = {}
         for arm in arms_of(scale.params):
             run = runs[arm.key]
             assert run is not None  # trained above (not a dry run)
-            trained = Trained(run, arm.key, arm.tags, seed, scale.params, ctx.device)
-            numbers[arm.key] = measure(trained, measures)
+            trained[arm.key] = Trained(run, arm.key, arm.tags, seed, scale.params, ctx.device)
+            numbers[arm.key] = measure(trained[arm.key], measures)
+        if together is not None:
+            for key, more in together(trained).items():
+                numbers[key].update(more)
         found = contrasts(scale.params) if callable(contrasts) else contrasts
         return {"arms": numbers, "contrasts": {c.name: c.fn(numbers) for c in found}}
 
@@ -196,4 +205,5 @@ def study(
         summarize=summarize,
         plot=draw if curves or plot is not None else None,
         readme=dict(readme or {}),
+        report=tuple(report),
     )

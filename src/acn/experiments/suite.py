@@ -230,7 +230,8 @@ class Experiment:
     """One experiment of ``acn reproduce`` (see the module docstring). ``run_seed`` returns
     ``{"arms": ..., "contrasts": ...}`` (the runner adds ``seed`` and ``runs``); ``summarize``
     adds numbers beside the intervals the runner computes; ``readme`` names the README blocks
-    (``<!-- NAME:begin -->`` ... ``<!-- NAME:end -->``) a result of this experiment renders."""
+    (``<!-- NAME:begin -->`` ... ``<!-- NAME:end -->``) a result of this experiment renders, and
+    ``report`` those of them that its REPORT.md section shows too."""
 
     name: str  # CLI name, hyphenated
     title: str
@@ -241,11 +242,14 @@ class Experiment:
     summarize: Callable[[list[SeedResult]], dict[str, Any]] | None = None
     plot: Callable[[list[SeedResult], Path], list[Path]] | None = None
     readme: dict[str, Readme] = field(default_factory=dict)
+    report: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.scales) - set(SCALES))
         if unknown or not self.scales:
             raise ConfigError(f"experiment {self.name}: scales must be among {SCALES}")
+        if set(self.report) - set(self.readme):
+            raise ConfigError(f"experiment {self.name}: report names blocks it does not render")
 
     def scale(self, name: str) -> Scale:
         if name not in self.scales:
