@@ -1,0 +1,312 @@
+"""``acn reproduce connectivity``: every wiring of :mod:`acn.connectivity` on one model, data and
+recipe; which of them auto-compress, and does any beat both residual and ACN at once?
+
+Each arm is one connectivity mode defined for the setting's model family (every mode but
+value-residual for the Mixers), all at the same depth L, width, data, recipe and seeds; the
+wirings' own parameters come on top (DenseNet's projections grow with depth) and are reported.
+Per arm and seed: the full model's accuracy, the cutoff (first depth within 0.5 points of the
+full model) with its bootstrap 95 % interval over the test samples, the cut model's accuracy and
+FLOPs (counted, wiring included) and the cut/full ratio, the accuracy at every depth, the wiring's
+parameter overhead, the training-step time over residual's (every arm's step timed side by side
+in one process) and hacn's learned alphas.
+
+The two claims and their rules are :mod:`._wiring_claims` (fixed before any number): (1) only
+long-output wirings (acn, acn-dg, acn-weighted, hacn at alpha > 0) cut below full depth at equal
+accuracy; (2) a mode on the Pareto front of cut accuracy against cut FLOPs dominates both
+residual and ACN. The verdict is both parts together; the README block and the REPORT.md table
+say each part's verdict and name the modes.
+
+Settings (one experiment each, each within 30 minutes at cpu scale on 2 idle cores):
+``connectivity`` is the 16-block demo Mixer on MNIST-5k (``recipes.MNIST_MIXER``),
+``connectivity-cifar`` the CPU-sized CIFAR-10 Mixer (``recipes.CIFAR_SMALL``, 8x8 patches) on the
+first 5 classes. The paper scale (a dry run's plan) is the paper's 16-layer CIFAR-10 Mixer.
+
+Budget, measured (``acn train``, one epoch, 1 torch thread on a core the other helpers' jobs left
+mostly free, load average about 3; CPU seconds = wall seconds there): one epoch of all 12 Mixer
+modes at one seed takes 45 s on MNIST-5k and 27 s on 5 CIFAR classes, an evaluation included (about
+8 % of the MNIST epoch, 31 % of the CIFAR one: 2,000 test images); hyper-dynamic steps take
+2.8-3.8x residual's, hyper 1.5-1.9x, DenseNet 1.1-1.3x. The dry runs' training FLOPs (2.96e13 and
+4.14e13 for 3 seeds) over these times are 24 and 37 GFLOP/s. Per seed, MNIST: 10 epochs x 41 s + 2
+evaluations x 3.5 s + the measures (bootstrap re-evaluation, FLOPs, step timing, about 20 s) + run
+setup (about 12 s) = about 450 s, so 3 seeds take about 23 minutes; CIFAR: 20 epochs x 18.5 s + 4
+evaluations x 8.3 s + about 30 s = about 435 s, 3 seeds about 22 minutes. Two torch threads on two
+idle cores are no slower; on a loaded machine they are many times slower (OpenMP threads wait on
+each other), so a shared machine should run with ``OMP_NUM_THREADS=1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...connectivity import MODES
+from ...models.registry import FAMILIES, get_preset
+from ...runs.config import merge
+from ..figures import mean_std, plot_points
+from ..measures import (
+    ACCURACY,
+    ACCURACY_AT_CUTOFF,
+    ACCURACY_PER_DEPTH,
+    CUT_FLOPS,
+    CUT_FLOPS_FRACTION,
+    CUTOFF,
+    CUTOFF_INTERVAL,
+    DATA,
+    DEPTH,
+    FLOPS,
+    HACN_ALPHA,
+    PARAMS,
+    TRAIN_TIME_S,
+    WIRING_PARAMS,
+    Trained,
+    step_time_ratios,
+)
+from ..recipes import CIFAR_MIXER, CIFAR_SMALL, MNIST_MIXER, SMOKE, Recipe
+from ..study import Arm, Curve, study
+from ..suite import Claim, Experiment, Scale, SeedResult, combine, part_verdict
+from . import _wiring_claims as claims
+
+REFERENCE = "residual"  # the arm every step time is measured against
+MEASURES = (
+    ACCURACY, ACCURACY_PER_DEPTH, DEPTH, CUTOFF, CUTOFF_INTERVAL, ACCURACY_AT_CUTOFF, FLOPS,
+    CUT_FLOPS, CUT_FLOPS_FRACTION, PARAMS, WIRING_PARAMS, HACN_ALPHA, TRAIN_TIME_S, DATA,
+)  # fmt: skip
+SCORE = claims.ACCURACY  # the cut model is scored at its cutoff (measures.ACCURACY_AT_CUTOFF)
+CLAIM = Claim(
+    text="(1) Only long-output wirings (acn, acn-dg, acn-weighted, hacn at alpha > 0) cut below "
+    "full depth at equal accuracy; (2) some wiring beats both residual's accuracy and ACN's "
+    "cut FLOPs at once: a mode on the Pareto front dominates both residual and ACN",
+    paper="not in the paper: the ACN paper compares residual, feed-forward, DenseNet and "
+    "DenseFormer wirings (Fig. 2, Table 5); the 2024-26 wirings (hyper-connections, LAuReL, "
+    "hacn) report accuracy, never whether the trained model can be cut",
+    kind="beyond",
+)
+
+
+def modes_for(recipe: Recipe) -> list[str]:
+    """Every connectivity mode the recipe's model family defines, in :data:`MODES` order."""
+    family = FAMILIES[get_preset(recipe["model"]["name"]).family]
+    return [m for m in MODES if m not in family.undefined_modes]
+
+
+def arms(params: dict[str, Any]) -> list[Arm]:
+    return [Arm(m, m) for m in modes_for(params["train"])]
+
+
+def contrasts(params: dict[str, Any]) -> list:
+    return claims.contrasts(modes_for(params["train"]), SCORE)
+
+
+def together(trained: dict[str, Trained]) -> dict[str, dict[str, float]]:
+    """Every arm's training-step time over residual's, side by side in one process."""
+    params = next(iter(trained.values())).params
+    timing = params["timing"]
+    batch_size = int(params["train"].get("batch_size", 64))
+    return step_time_ratios(trained, REFERENCE, batch_size, timing["warmup"], timing["repeats"])
+
+
+# -- what the result shows ----------------------------------------------------------------------
+
+
+def part_verdicts(result: dict[str, Any]) -> tuple[str, str]:
+    """Each claim's verdict, decided by the rule on the result's per-seed numbers; a result
+    whose stored verdict is not what they combine to (decided by another rule: run
+    ``--redecide``) cannot be shown."""
+    per_seed = result["per_seed"]
+    rule = claims.rule(SCORE)
+    found = part_verdict(rule, per_seed), part_verdict(rule.also[0], per_seed)
+    if combine(found) != result["verdict"]:
+        raise ValueError(
+            f"its verdict {result['verdict']!r} is not what the current rule decides from its "
+            f"numbers ({' and '.join(found)}): run `acn reproduce {result['name']} --redecide`"
+        )
+    return found
+
+
+def _mean(per_seed: list[SeedResult], arm: str, key: str) -> float:
+    return sum(r["arms"][arm][key] for r in per_seed) / len(per_seed)
+
+
+def _pm(per_seed: list[SeedResult], arm: str, key: str, digits: int = 2) -> str:
+    mean, std = mean_std([[r["arms"][arm][key]] for r in per_seed])
+    return f"{mean[0]:.{digits}f} +- {std[0]:.{digits}f}"
+
+
+def table(result: dict[str, Any]) -> str:
+    """Per mode: full accuracy, cutoff with its interval, cut accuracy, cut/full FLOPs, wiring
+    parameters, step time over residual, whether it cuts and dominates; then each claim's
+    verdict in a sentence."""
+    per_seed = result["per_seed"]
+    modes = list(per_seed[0]["arms"])
+    depth = per_seed[0]["arms"][modes[0]]["depth"]
+    verdict1, verdict2 = part_verdicts(result)
+    margin = SCORE.margin
+    cutting = {m for m in modes if claims.cuts(per_seed, m)}
+    dominating = set(claims.dominating(per_seed, margin))
+    rows = [
+        f"`{result['name']}`: {per_seed[0]['arms'][modes[0]]['data']}; {len(per_seed)} seeds "
+        f"({result['scale']} scale), mean +- std over seeds. Cutoff: first depth within 0.5 "
+        "points of the model's own full accuracy, and the mean over seeds of its bootstrap 95% "
+        "interval over the test samples; cuts: L minus the interval's upper end has a 95% seed "
+        "interval above 0.",
+        "",
+        "| mode | accuracy (%) | cutoff / L | cutoff interval | cut accuracy (%) | cut / full "
+        "FLOPs | cut MFLOPs | wiring params (overhead) | step time / residual | cuts | "
+        "dominates residual and ACN |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in modes:
+        cutoff = _mean(per_seed, m, "cutoff")
+        low, high = _mean(per_seed, m, "cutoff_low"), _mean(per_seed, m, "cutoff_high")
+        params = _mean(per_seed, m, "wiring_params")
+        rows.append(
+            f"| {m} | {_pm(per_seed, m, 'accuracy')} | {cutoff:.1f} / {depth} | "
+            f"[{low:.1f}, {high:.1f}] | {_pm(per_seed, m, 'accuracy_at_cutoff')} | "
+            f"{_mean(per_seed, m, 'cut_flops_fraction'):.2f} | "
+            f"{_mean(per_seed, m, 'cut_flops') / 1e6:.2f} | {params:,.0f} "
+            f"({_mean(per_seed, m, 'param_overhead_pct'):.1f}%) | "
+            f"{_mean(per_seed, m, 'step_time_ratio'):.2f} | {'yes' if m in cutting else 'no'} | "
+            f"{'yes' if m in dominating else '-' if m in claims.REFERENCES else 'no'} |"
+        )
+    setting = result["name"]
+    classes = claims.wiring_classes(per_seed)
+    alpha = ""
+    if "hacn" in modes:
+        alpha = f"; hacn's learned alpha {_pm(per_seed, 'hacn', 'hacn_alpha_mean')}"
+    rows += [
+        "",
+        f"**Claim 1** (only long-output wirings cut): **{verdict1}** in `{setting}`. Cutting: "
+        f"{', '.join(sorted(cutting)) or 'none'}; long-output here: "
+        f"{', '.join(classes['long']) or 'none'}"
+        + (
+            f"; left out (alpha unclear): {', '.join(classes['left_out'])}"
+            if classes["left_out"]
+            else ""
+        )
+        + f"{alpha}.",  # fmt: skip
+        "",
+        f"**Claim 2** (a mode dominates both residual and ACN): **{verdict2}**. "
+        + (
+            f"A mode on the Pareto front dominates both residual and ACN in `{setting}`: "
+            f"{', '.join(sorted(dominating))}."
+            if dominating
+            else f"No mode dominates both residual and ACN in `{setting}`"
+            + (
+                " (every mode is refuted on accuracy or FLOPs)."
+                if verdict2 == "does-not-hold"
+                else " at 95 % (no mode's three intervals all on its side)."
+            )
+        ),
+    ]
+    return "\n".join(rows)
+
+
+def plot_front(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
+    """Cut accuracy against cut FLOPs for every mode (each seed faint, the mean with +-1 std
+    bars) and the Pareto front of the means."""
+    modes = list(per_seed[0]["arms"])
+    points = {
+        m: [(r["arms"][m]["cut_flops"] / 1e6, r["arms"][m][SCORE.cut]) for r in per_seed]
+        for m in modes
+    }
+    data = per_seed[0]["arms"][modes[0]]["data"].split(":")[0]
+    path = plot_points(
+        points,
+        Path(out_dir) / "pareto.png",
+        title=f"every wiring cut at its cutoff ({data}): accuracy against FLOPs",
+        xlabel="FLOPs per sample of the cut model (millions, wiring included)",
+        ylabel="test accuracy of the cut model (%)",
+        front="max" if SCORE.higher_is_better else "min",
+    )
+    return [path]
+
+
+LONG_CURVE_ARMS = (REFERENCE, *claims.LONG_OUTPUT, "hacn")
+CURVES = (
+    Curve(
+        "accuracy_vs_depth_long.png",
+        "accuracy_per_depth",
+        arms=LONG_CURVE_ARMS,
+        marks="cutoff",
+        title="long-output wirings (and residual): accuracy at every depth (star: mean cutoff)",
+        xlabel="depth k (blocks used, shared head)",
+        ylabel="test accuracy (%)",
+    ),
+)
+
+
+def other_curves(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
+    modes = [m for m in per_seed[0]["arms"] if m not in LONG_CURVE_ARMS[1:]]
+    curve = Curve(
+        "accuracy_vs_depth_other.png",
+        "accuracy_per_depth",
+        arms=tuple(modes),
+        marks="cutoff",
+        title="the other wirings: accuracy at every depth (star: mean cutoff)",
+        xlabel="depth k (blocks used, shared head)",
+        ylabel="test accuracy (%)",
+    )
+    return [curve.draw(per_seed, out_dir)]
+
+
+def plot(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
+    return plot_front(per_seed, out_dir) + other_curves(per_seed, out_dir)
+
+
+def setting(name: str, title: str, cpu: Scale, block: str) -> Experiment:
+    return study(
+        name=name,
+        title=title,
+        claim=CLAIM,
+        rule=claims.rule(SCORE),
+        arms=arms,
+        measures=MEASURES,
+        contrasts=contrasts,
+        curves=CURVES,
+        plot=plot,
+        together=together,
+        readme={block: table},
+        report=(block,),
+        scales={"smoke": SMOKE_SCALE, "cpu": cpu, "paper": PAPER_SCALE},
+    )
+
+
+TIMING = {"warmup": 2, "repeats": 10}
+SMOKE_SCALE = Scale(
+    params={"train": SMOKE, "timing": {"warmup": 1, "repeats": 2}},
+    changes="3-block width-16 Mixer, 200 MNIST digits, 1 epoch",
+)
+PAPER_SCALE = Scale(
+    params={"train": CIFAR_MIXER, "timing": TIMING},
+    changes="the paper's 16-layer width-128 Mixer on all of CIFAR-10 (JPEG shards, which are "
+    "lossy), 100 epochs (Fig. 2), every wiring",
+)
+# the demo's Mixer and recipe, 10 epochs instead of 25 (the budget above), evaluated every fifth
+MNIST_TRAIN = merge(MNIST_MIXER, {"epochs": 10, "eval_every": 5, "dg_share": False})
+# the CPU-sized CIFAR-10 Mixer on the first 5 classes (300 training images each), 20 epochs
+CIFAR_TRAIN = merge(CIFAR_SMALL, {"data": {"classes": 5}, "epochs": 20, "eval_every": 5})
+
+EXPERIMENT = setting(
+    "connectivity",
+    "Which wirings auto-compress: every connectivity on the demo Mixer (MNIST-5k)",
+    Scale(
+        params={"train": MNIST_TRAIN, "timing": TIMING},
+        changes="16-block width-32 Mixer (7x7 patches) on MNIST-5k (4,000 train / 1,000 test "
+        "digits), 10 epochs instead of the demo's 25, every wiring at the same depth; not in the "
+        "paper",
+    ),
+    "connectivity-table",
+)
+OTHER_SETTINGS = (
+    setting(
+        "connectivity-cifar",
+        "Which wirings auto-compress: every connectivity on the CIFAR-10 Mixer (5 classes)",
+        Scale(
+            params={"train": CIFAR_TRAIN, "timing": TIMING},
+            changes="8-block width-64 Mixer with 8x8 patches on the first 5 CIFAR-10 classes "
+            "(300 training images each, of the first 4,000 of each split), 20 epochs, flips; "
+            "every wiring at the same depth; not in the paper",
+        ),
+        "connectivity-cifar-table",
+    ),
+)
