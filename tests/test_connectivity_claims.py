@@ -182,7 +182,9 @@ def test_both_claims_together_and_one_seed_is_inconclusive():
     hyper = [seed(j, hyper={**HYPER_WINS, "accuracy_at_cutoff": 96.8 + j}) for j in JITTERS]
     assert (claim1(hyper), claim2(hyper)) == ("does-not-hold", "holds")
     assert decide_claim(rule(ACCURACY), results(hyper)) == "partly"
-    good = [seed(j, **{"acn-weighted": {**HYPER_WINS, "accuracy_at_cutoff": 96.8 + j}}) for j in JITTERS]
+    good = [
+        seed(j, **{"acn-weighted": {**HYPER_WINS, "accuracy_at_cutoff": 96.8 + j}}) for j in JITTERS
+    ]
     assert decide_claim(rule(ACCURACY), results(good)) == "holds"
     assert decide_claim(rule(ACCURACY), results(good[:1])) == "inconclusive"
     only_cut = [seed(j) for j in JITTERS]  # claim 1 holds; claim 2: acn-dg ties ACN's FLOPs
