@@ -11,7 +11,9 @@ import shutil
 import pytest
 
 from acn.cli import main
+from acn.compress.analytic import analytic_flops
 from acn.compress.cost import cost
+from acn.compress.flops import depth_flops
 from acn.connectivity import MODES
 from acn.experiments.catalog import experiments
 from acn.experiments.catalog.connectivity import (
@@ -26,6 +28,7 @@ from acn.experiments.publish import pending, publish
 from acn.experiments.recipes import ENV_DATA, SMOKE_MODEL
 from acn.experiments.results import read_result
 from acn.experiments.runner import RunOptions, run_experiment
+from acn.models.registry import create_model
 from acn.runs.run import Run
 
 MIXER_MODES = [m for m in MODES if m != "value-residual"]
@@ -53,6 +56,18 @@ def test_settings_are_registered_with_every_mode_their_family_defines():
     assert MNIST_TRAIN["model"]["overrides"]["depth"] == 16
 
 
+@pytest.mark.parametrize("recipe", [MNIST_TRAIN, CIFAR_TRAIN], ids=["mnist", "cifar"])
+def test_the_cpu_scale_flops_of_every_wiring_are_the_closed_form(recipe):
+    """The FLOPs the cut/full columns read, counted on one pass, against acn.compress.analytic
+    (hyper-connections' width mixes, DenseNet's projections and LAuReL-LR's low-rank terms)."""
+    model = recipe["model"]
+    for mode in MIXER_MODES:
+        built = create_model(model["name"], mode, **model["overrides"])
+        counted, closed = depth_flops(built), analytic_flops(built)
+        assert [b.total for b in counted.blocks] == closed.blocks, mode
+        assert counted.full.total == closed.total, mode
+
+
 def test_every_arm_is_measured_and_the_numbers_agree_with_independent_paths(smoke):
     root, result = smoke
     assert result["seeds"] == [0, 1]
@@ -63,8 +78,11 @@ def test_every_arm_is_measured_and_the_numbers_agree_with_independent_paths(smok
             run = Run(root / "runs" / "connectivity" / "smoke" / f"seed-{row['seed']}" / mode)
             model = run.model("cpu").eval()
             assert model.config.connectivity == mode
-            # the cut model's FLOPs: counted on the model truncated at its cutoff
+            # the cut model's FLOPs: counted on the model truncated at its cutoff, and in closed
+            # form (the wiring's matrix products included)
             assert n["cut_flops"] == cost(model.truncate(n["cutoff"]))["flops"]
+            closed = analytic_flops(model)
+            assert n["cut_flops"] == closed.embed + closed.head + sum(closed.blocks[: n["cutoff"]])
             assert n["flops"] == cost(model)["flops"]
             assert n["accuracy_at_cutoff"] == n["accuracy_per_depth"][n["cutoff"]]
             assert n["cutoff_low"] <= n["cutoff"] <= n["cutoff_high"] <= n["depth"] == 3
