@@ -21,6 +21,7 @@ from acn.experiments.catalog.connectivity import (
     EXPERIMENT,
     MNIST_TRAIN,
     OTHER_SETTINGS,
+    dominance_sentence,
     modes_for,
     table,
 )
@@ -164,3 +165,21 @@ def test_the_paper_scale_plans_every_wiring_of_the_papers_mixer(tmp_path, monkey
     assert not (tmp_path / "out").exists()
     flops = {p["connectivity"]: p["flops_per_sample"] for p in plan}
     assert flops["hyper-dynamic"] > flops["hyper"] > flops["residual"] == flops["acn"]
+
+
+def test_the_dominance_sentence_says_plainly_which_mode_dominates_or_that_none_does():
+    say = dominance_sentence
+    assert say("x", "holds", {"hyper"}, {"hyper", "acn"}) == (
+        "A mode on the Pareto front dominates both residual and ACN in `x`: hyper."
+    )
+    assert say("x", "holds", {"hyper", "laurel"}, {"hyper"}).endswith(
+        "So does laurel, behind the front."
+    )
+    assert say("x", "holds", {"laurel"}, {"hyper"}).startswith(
+        "laurel dominates both residual and ACN in `x`, behind the Pareto front"
+    )
+    assert say("x", "does-not-hold", set(), {"acn"}) == (
+        "No mode dominates both residual and ACN in `x` (every mode is refuted on accuracy or "
+        "FLOPs)."
+    )
+    assert say("x", "partly", set(), {"acn"}).startswith("No mode dominates both")
