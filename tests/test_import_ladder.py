@@ -25,6 +25,7 @@ RUNGS: dict[str, int] = {
     "utils": 0,
     "connectivity": 1,
     "blocks": 1,
+    "causal": 1,
     "models": 2,
     "data": 3,
     "evaluation": 3,
@@ -35,6 +36,7 @@ RUNGS: dict[str, int] = {
     "compress": 5,
     "exits": 5,
     "export": 5,
+    "generation": 5,
     "experiments": 6,
     "cli": 7,
 }

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .causal import LayerCache, RotaryEmbedding, causal_attention
 from .errors import ConfigError
 
 
@@ -143,9 +144,21 @@ class MixerBlock(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention with ``F.scaled_dot_product_attention`` (fused on every device)."""
+    """Multi-head self-attention with ``F.scaled_dot_product_attention`` (fused on every device).
 
-    def __init__(self, dim: int, num_heads: int, dropout: float = 0.0):
+    ``causal=True`` makes it a decoder's attention (:mod:`acn.causal`): a causal mask, optional
+    ``rotary`` positions, and ``kv``, the layer's key/value cache while a decoder generates.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        *,
+        causal: bool = False,
+        rotary: RotaryEmbedding | None = None,
+    ):
         super().__init__()
         if dim % num_heads:
             raise ConfigError(f"dim {dim} is not divisible by num_heads {num_heads}")
@@ -153,22 +166,26 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.dropout = dropout
+        self.causal = causal
+        self.rotary = rotary
+        self.kv: LayerCache | None = None  # set by acn.causal.attach while decoding
 
     def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.num_heads, d // self.num_heads).unbind(2)
-        y = F.scaled_dot_product_attention(
-            q.transpose(1, 2),
-            k.transpose(1, 2),
-            v.transpose(1, 2),
-            attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.0,
-        )
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        dropout_p = self.dropout if self.training else 0.0
+        if self.causal:
+            y = causal_attention(
+                q, k, v, attn_mask=attn_mask, cache=self.kv, rotary=self.rotary, dropout_p=dropout_p
+            )
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
         return self.proj(y.transpose(1, 2).reshape(b, t, d))
 
 
 class TransformerBlock(nn.Module):
-    """Transformer encoder layer, pre-LN (ViT) or post-LN (original BERT).
+    """Transformer layer, pre-LN (ViT, GPT with ``causal=True``) or post-LN (original BERT).
 
     Pre-LN:  ``h = x + attn(LN x); out = h + mlp(LN h)``; AC twin: ``out = mlp(LN attn(LN x))``.
     Post-LN: ``h = LN(x + attn(x)); out = LN(h + mlp(h))``; AC twin (AC-BERT) removes both adds and
@@ -185,12 +202,14 @@ class TransformerBlock(nn.Module):
         norm_first: bool = True,
         dropout: float = 0.0,
         attn_dropout: float = 0.0,
+        causal: bool = False,
+        rotary: RotaryEmbedding | None = None,
     ):
         super().__init__()
         self.residual = residual
         self.norm_first = norm_first
         self.norm1 = nn.LayerNorm(dim, eps=1e-6 if norm_first else 1e-12)
-        self.attn = SelfAttention(dim, num_heads, attn_dropout)
+        self.attn = SelfAttention(dim, num_heads, attn_dropout, causal=causal, rotary=rotary)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6 if norm_first else 1e-12)
         self.mlp = Mlp(dim, mlp_hidden)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
