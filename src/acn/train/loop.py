@@ -30,12 +30,12 @@ from tqdm.auto import tqdm
 from ..data import Batches
 from ..errors import CheckpointError, ConfigError, TrainingDivergedError
 from ..evaluation import IGNORE_INDEX, evaluate_per_depth, is_token_labels
-from ..evaluation.cutoff import cutoff_depth
+from ..evaluation.cutoff import LM_TOLERANCE, cutoff_depth, loss_cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
 from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_yaml
 from ..runs.files import METRICS_FILE, SUMMARY_FILE, MetricsLog, read_metrics, write_summary
-from ..runs.inputs import check_fit, load_train_data, model_values
+from ..runs.inputs import check_fit, lm_pretrained_cfg, load_train_data, model_values
 from ..runs.lock import RunLock
 from ..serialization import load_matching
 from ..utils import atomic_write
@@ -158,6 +158,7 @@ class Trainer:
         )
         self.model = create_model(cfg.model.name, cfg.model.connectivity, **values)
         check_fit(self.model, self.data)
+        self.model.pretrained_cfg.update(lm_pretrained_cfg(self.data))
         if cfg.init_from and not resume:
             _, fresh = load_matching(self.model, cfg.init_from, cfg.init_skip)
             self.log(f"initialised from {cfg.init_from}; fresh: {', '.join(fresh) or 'none'}")
@@ -215,7 +216,7 @@ class Trainer:
                     record.update(self.auto_cut.after_evaluation())
                 if self.ctx.is_main:
                     self.metrics.append(record)
-                self.log(_eval_line(record, cfg.epochs, self.model.depth))
+                self.log(_eval_line(record, cfg.epochs, self.model.depth, self.data.kind))
                 self.save()
         summary = self.summary()
         if self.ctx.is_main:
@@ -311,17 +312,20 @@ class Trainer:
         depth = self.model.depth
         test_rows = len(self.data.splits.test)
         lo, hi = dist.shard_bounds(test_rows, self.ctx.rank, self.ctx.world_size)
-        totals = torch.zeros(depth + 5, dtype=torch.float64, device=self.device)
+        # correct per depth, loss x n, n, train stats (2), loss sum per depth
+        totals = torch.zeros(2 * depth + 6, dtype=torch.float64, device=self.device)
         if hi > lo:
             batches = self.data.test_batches(self.cfg.eval_batch_size, self.device, (lo, hi))
             ev = evaluate_per_depth(self.model, batches, self.device)
             totals[: depth + 1] = ev.correct.sum(dim=1).to(totals)
             totals[depth + 1] = ev.loss * ev.num_samples
             totals[depth + 2] = ev.num_samples
-        totals[depth + 3 :] = self.stats.to(totals)
+            totals[depth + 5 :] = ev.nll.double().sum(dim=1).to(totals)
+        totals[depth + 3 : depth + 5] = self.stats.to(totals)
         dist.all_reduce_sum(totals, self.ctx)
         n = float(totals[depth + 2])
         accuracy = (totals[: depth + 1] / n * 100).tolist()
+        loss_per_depth = (totals[depth + 5 :] / n).tolist()
         steps = max(float(self.steps_since_eval()), 1.0)
         record = {
             "epoch": self.epoch,
@@ -331,7 +335,13 @@ class Trainer:
             "test_loss": float(totals[depth + 1]) / n,
             "accuracy": accuracy[-1],
             "accuracy_per_depth": accuracy,
-            "cutoff_depth": cutoff_depth(accuracy, CUTOFF_TOLERANCE),
+            "loss_per_depth": loss_per_depth,
+            # language models: by loss (nats/token); classifiers: by accuracy points
+            "cutoff_depth": (
+                loss_cutoff_depth(loss_per_depth, LM_TOLERANCE)
+                if self.data.kind == "lm"
+                else cutoff_depth(accuracy, CUTOFF_TOLERANCE)
+            ),
             "grad_norm": float(self.norm_sum) / steps,
             "grad_norm_per_block": self.grad_norms.read(),
         }
@@ -444,7 +454,14 @@ def _num_targets(y: torch.Tensor) -> torch.Tensor:
     return torch.full((), float(len(y)), device=y.device)
 
 
-def _eval_line(record: dict[str, Any], epochs: int, depth: int) -> str:
+def _eval_line(record: dict[str, Any], epochs: int, depth: int, kind: str = "") -> str:
+    if kind == "lm":
+        losses = " ".join(f"{v:.3f}" for v in record["loss_per_depth"][1:])
+        return (
+            f"epoch {record['epoch']}/{epochs}  step {record['step']}  "
+            f"train_loss {record['train_loss']:.4f}  val_loss {record['test_loss']:.4f}  "
+            f"per depth {losses}  cutoff {record['cutoff_depth']}/{depth}"
+        )
     return (
         f"epoch {record['epoch']}/{epochs}  step {record['step']}  "
         f"train_loss {record['train_loss']:.4f}  test_loss {record['test_loss']:.4f}  "
