@@ -125,6 +125,9 @@ class GPTModel(StackModel):
             rotary=self.embed.rotary,
         )
 
+    def build_norm(self) -> nn.Module:
+        return nn.LayerNorm(self.width, eps=1e-6)  # as the blocks' norms
+
     def build_head(self) -> nn.Module:
         c = self.config
         if c.tie_embeddings:
