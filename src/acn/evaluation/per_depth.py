@@ -33,6 +33,20 @@ class DepthEvaluation:
     loss: float
     labels: Tensor
     nll: Tensor | None = None
+    rows: Tensor | None = None  # for token labels: the input row (sequence) of every token
+
+    def nll_per_row(self) -> Tensor:
+        """Mean cross-entropy of every input row (sequence) at every depth: [L+1, R]. Token
+        samples of one text are not independent, so a bootstrap resamples these rows."""
+        if self.nll is None:
+            raise ValueError("this evaluation kept no per-sample losses")
+        if self.rows is None:
+            return self.nll
+        n = int(self.rows.max()) + 1
+        sums = torch.zeros(self.nll.shape[0], n, dtype=torch.float64)
+        sums.index_add_(1, self.rows, self.nll.double())
+        counts = torch.bincount(self.rows, minlength=n).clamp_min(1)
+        return sums / counts
 
     @property
     def accuracy(self) -> list[float]:
@@ -85,11 +99,14 @@ def evaluate_per_depth(
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    correct, nll, labels = [], [], []
+    correct, nll, labels, rows = [], [], [], []
+    seen = 0  # input rows so far
     try:
         for x, y in batches:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if is_token_labels(y):
+                row = torch.arange(seen, seen + len(y), device=y.device)[:, None].expand_as(y)
+                rows.append(row[y != IGNORE_INDEX].cpu())
                 hits, losses, y = _score_tokens(model, x, y, on_step)  # [L+1, M] x2, [M]
             else:
                 check_labels(y, model.config.num_classes)
@@ -101,6 +118,7 @@ def evaluate_per_depth(
             correct.append(hits.cpu())
             nll.append(losses.cpu())
             labels.append(y.cpu())
+            seen += len(x)
     finally:
         model.train(was_training)
     if not correct:
@@ -110,7 +128,8 @@ def evaluate_per_depth(
         raise DataError("evaluation set has no scored (masked) tokens")
     all_nll = torch.cat(nll, dim=1)
     loss = float(all_nll[-1].double().mean())
-    return DepthEvaluation(all_correct, loss, torch.cat(labels), all_nll)
+    token_rows = torch.cat(rows) if len(rows) == len(correct) else None
+    return DepthEvaluation(all_correct, loss, torch.cat(labels), all_nll, token_rows)
 
 
 def _score_tokens(

@@ -7,7 +7,7 @@ stack on a state, and reading the next-token logits off a state through the shar
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -17,6 +17,15 @@ from ..models.base import StackModel
 from .cache import ModelCache
 from .result import GenerationResult
 from .sampling import Sampling
+
+
+class Streamer(Protocol):
+    """Hugging Face's streamer protocol: ``put`` gets each new token id tensor [B] as it is
+    decided, ``end`` is called once when generation stops."""
+
+    def put(self, value: Tensor) -> None: ...
+
+    def end(self) -> None: ...
 
 
 def run_blocks(
@@ -50,6 +59,7 @@ def decode(
     attention_mask: Tensor | None = None,
     eos_token_id: int | None = None,
     generator: torch.Generator | None = None,
+    streamer: Streamer | None = None,
 ) -> GenerationResult:
     """Generate with blocks 1..``depth`` (all of them: the full model) and a KV cache.
 
@@ -69,6 +79,8 @@ def decode(
                 token = token.masked_fill(finished, eos_token_id)
                 finished |= token == eos_token_id
             out[:, n] = token
+            if streamer is not None:
+                streamer.put(token)
             steps = n + 1
             if steps == max_new_tokens or (eos_token_id is not None and bool(finished.all())):
                 break
@@ -77,6 +89,8 @@ def decode(
             x0, kwargs = model.start(token[:, None], attention_mask, past_length=p + n)
             state = run_blocks(model, model.stack.start(x0), depth, kwargs)
     sync(ids.device)
+    if streamer is not None:
+        streamer.end()
     new = out[:, :steps]
     return GenerationResult(
         sequences=torch.cat([ids, new], dim=1),

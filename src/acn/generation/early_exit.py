@@ -23,7 +23,7 @@ from torch import Tensor
 from ..connectivity import StackState
 from ..models.base import StackModel
 from .cache import ModelCache, cat_states, split_states
-from .decode import count_new, last_logits, run_blocks, sync
+from .decode import Streamer, count_new, last_logits, run_blocks, sync
 from .result import GenerationResult
 from .sampling import Sampling
 
@@ -43,6 +43,7 @@ def decode_early_exit(
     threshold: float,
     eos_token_id: int | None = None,
     generator: torch.Generator | None = None,
+    streamer: Streamer | None = None,
 ) -> GenerationResult:
     """Generate for one row ``ids`` [1, T]; see the module docstring."""
     started = time.perf_counter()
@@ -59,6 +60,8 @@ def decode_early_exit(
             token = sampling.choose(logits, generator)
             emitted.append(token)
             exits.append(state.depth)
+            if streamer is not None:
+                streamer.put(token)
             if n + 1 == max_new_tokens or (eos_token_id is not None and int(token) == eos_token_id):
                 break
             x0, _ = model.start(token.view(1, 1), past_length=p + n)
@@ -78,6 +81,8 @@ def decode_early_exit(
             if state.depth < depth:
                 pending.append(state)
     sync(ids.device)
+    if streamer is not None:
+        streamer.end()
     new_ids = torch.cat(emitted).view(1, -1)
     return GenerationResult(
         sequences=torch.cat([ids, new_ids], dim=1),

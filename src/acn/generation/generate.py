@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 from ..models.base import StackModel
-from .decode import decode
+from .decode import Streamer, decode
 from .early_exit import decode_early_exit
 from .result import GenerationResult
 from .sampling import MAX_NEW_TOKENS, Sampling
@@ -45,6 +45,7 @@ def generate_result(
     num_assistant_tokens: int = NUM_ASSISTANT_TOKENS,
     exit_threshold: float | None = None,
     seed: int | None = None,
+    streamer: Streamer | None = None,
 ) -> GenerationResult:
     """Generate and report the cost; :func:`generate` returns only the sequences.
 
@@ -59,6 +60,8 @@ def generate_result(
         num_assistant_tokens: tokens drafted per self-speculative round.
         exit_threshold: per-token early exit at this confidence, in (0, 1] (lossy).
         seed: seed of the sampling generator (default: the global RNG's state).
+        streamer: gets each new token as it is decided (``put``) and ``end()`` at the end
+            (Hugging Face's protocol; batch size 1 for self-speculative and early exit).
     """
     sampling = Sampling(do_sample, temperature, top_k, top_p)
     ids, mask = _check_prompt(model, input_ids, attention_mask)
@@ -90,6 +93,7 @@ def generate_result(
         sampling=sampling,
         eos_token_id=eos_token_id,
         generator=generator,
+        streamer=streamer,
     )
     if assistant_early_exit is not None:
         _check_count("assistant_early_exit", assistant_early_exit, 1, model.depth - 1)

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..models.base import StackModel
 from .cache import ModelCache, cat_states
-from .decode import count_new, last_logits, run_blocks, sync
+from .decode import Streamer, count_new, last_logits, run_blocks, sync
 from .result import GenerationResult
 from .sampling import Sampling, draw
 
@@ -47,6 +47,7 @@ def decode_self_speculative(
     num_assistant_tokens: int,
     eos_token_id: int | None = None,
     generator: torch.Generator | None = None,
+    streamer: Streamer | None = None,
 ) -> GenerationResult:
     """Generate for one row ``ids`` [1, T]; see the module docstring."""
     started = time.perf_counter()
@@ -59,6 +60,8 @@ def decode_self_speculative(
         state = run_blocks(model, stack.start(x0), depth, kwargs)
         u = sampling.choose(last_logits(model, state), generator)  # [1]
         emitted.append(u)
+        if streamer is not None:
+            streamer.put(u)
         while len(emitted) < max_new_tokens and not _ends(u, eos_token_id):
             gamma = min(num_assistant_tokens, max_new_tokens - len(emitted) - 1)
             done = cache.length(0)
@@ -84,10 +87,14 @@ def decode_self_speculative(
                 drafted, accepted, rounds = drafted + gamma, accepted + len(new) - 1, rounds + 1
             for token in new:
                 emitted.append(token)
+                if streamer is not None:
+                    streamer.put(token)
                 u = token
                 if _ends(token, eos_token_id):
                     break
     sync(ids.device)
+    if streamer is not None:
+        streamer.end()
     new_ids = torch.cat(emitted).view(1, -1)
     return GenerationResult(
         sequences=torch.cat([ids, new_ids], dim=1),
