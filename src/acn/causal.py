@@ -54,13 +54,20 @@ class RotaryEmbedding(nn.Module):
                 self._table = cached
         return cached
 
-    def forward(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
-        """Rotate ``q`` and ``k`` ([B, H, T, Dh]) for positions ``offset .. offset + T - 1``."""
+    def forward(self, q: Tensor, k: Tensor, offset: int | Tensor = 0) -> tuple[Tensor, Tensor]:
+        """Rotate ``q`` and ``k`` ([B, H, T, Dh]) for positions ``offset .. offset + T - 1``
+        (``offset`` a 0-d tensor in an exported decoding step, see :class:`PositionCache`)."""
         t = q.shape[-2]
-        if offset + t > self.max_len:
-            raise ConfigError(f"position {offset + t - 1} is beyond the context of {self.max_len}")
         cos, sin = self.table(q)
-        cos, sin = cos[offset : offset + t], sin[offset : offset + t]
+        if isinstance(offset, Tensor):
+            index = offset + torch.arange(t, device=q.device)
+            cos, sin = cos[index], sin[index]
+        else:
+            if offset + t > self.max_len:
+                raise ConfigError(
+                    f"position {offset + t - 1} is beyond the context of {self.max_len}"
+                )
+            cos, sin = cos[offset : offset + t], sin[offset : offset + t]
         return _rotate(q, cos, sin), _rotate(k, cos, sin)
 
 
@@ -100,6 +107,22 @@ class LayerCache:
         self.length = length
 
 
+class PositionCache:
+    """A fixed-size cache [B, H, S, Dh] whose new keys and values go to the slots from
+    ``position`` (a 0-d int64 tensor) on, written out of place: the state of an exported
+    decoding step is its inputs and outputs only (:mod:`acn.export.kv_step`). The caller gives
+    the attention mask (keys after the written ones hold stale values)."""
+
+    def __init__(self, k: Tensor, v: Tensor, position: Tensor) -> None:
+        self.k, self.v, self.length = k, v, position
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        index = self.length + torch.arange(k.shape[2], device=k.device)
+        self.k = self.k.index_copy(2, index, k)
+        self.v = self.v.index_copy(2, index, v)
+        return self.k, self.v
+
+
 def causal_mask(t: int, s: int, device: torch.device | str | None = None) -> Tensor:
     """Bool [t, s] (True = attend): query i, the i-th of the last t of s positions, sees keys
     ``0 .. s - t + i``."""
@@ -125,7 +148,7 @@ def causal_attention(
     v: Tensor,
     *,
     attn_mask: Tensor | None,
-    cache: LayerCache | None,
+    cache: LayerCache | PositionCache | None,
     rotary: RotaryEmbedding | None,
     dropout_p: float = 0.0,
 ) -> Tensor:
@@ -153,7 +176,9 @@ def causal_layers(module: nn.Module) -> list[nn.Module]:
 
 
 @contextmanager
-def attach(layers: Sequence[nn.Module], caches: Sequence[LayerCache | None]) -> Iterator[None]:
+def attach(
+    layers: Sequence[nn.Module], caches: Sequence[LayerCache | PositionCache | None]
+) -> Iterator[None]:
     """Give each causal attention layer its cache for the duration of the block (None: none)."""
     if len(layers) != len(caches):
         raise ConfigError(f"{len(layers)} attention layers but {len(caches)} caches")
