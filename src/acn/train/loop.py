@@ -187,6 +187,7 @@ class Trainer:
         self.auto_cut = AutoCut(self, val) if val is not None else None
         self.metrics = MetricsLog(self.run_dir)
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
+        self._optimizer_state: dict | None = None  # a checkpoint's, loaded once sharding is done
         self._reset_train_stats()
         if resume:
             self._restore()
@@ -200,7 +201,11 @@ class Trainer:
                 raise ConfigError(
                     f"cannot write run directory {self.run_dir}: {e.strerror or e}"
                 ) from None
-        self.train_model = dist.TrainingModel(self.model, ctx, device)
+        self.train_model = dist.TrainingModel(self.model, ctx, device, cfg.strategy)
+        if self.train_model.sharded:
+            self._follow_shards()
+        if self._optimizer_state is not None:
+            self.train_model.load_optimizer_state(self.optimizer, self._optimizer_state)
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -218,6 +223,8 @@ class Trainer:
                     self.metrics.append(record)
                 self.log(_eval_line(record, cfg.epochs, self.model.depth, self.data.kind))
                 self.save()
+        if self.train_model.sharded:  # the finished run's model is an ordinary, full one
+            self.model = self.train_model.full_model()
         summary = self.summary()
         if self.ctx.is_main:
             write_summary(self.run_dir, summary)
@@ -314,9 +321,10 @@ class Trainer:
         lo, hi = dist.shard_bounds(test_rows, self.ctx.rank, self.ctx.world_size)
         # correct per depth, loss x n, n, train stats (2), loss sum per depth
         totals = torch.zeros(2 * depth + 6, dtype=torch.float64, device=self.device)
+        model = self.train_model.full_model()  # FSDP: gathered on every rank, then local passes
         if hi > lo:
             batches = self.data.test_batches(self.cfg.eval_batch_size, self.device, (lo, hi))
-            ev = evaluate_per_depth(self.model, batches, self.device)
+            ev = evaluate_per_depth(model, batches, self.device)
             totals[: depth + 1] = ev.correct.sum(dim=1).to(totals)
             totals[depth + 1] = ev.loss * ev.num_samples
             totals[depth + 2] = ev.num_samples
@@ -347,7 +355,7 @@ class Trainer:
         }
         if self.dg_share is not None and self.ctx.is_main:
             x, y = self._dg_batch
-            record["dg_share"] = self.dg_share(self.model, x, y)
+            record["dg_share"] = self.dg_share(model, x, y)
         record["time_s"] = round(self.elapsed(), 3)
         self._reset_train_stats()
         return record
@@ -368,7 +376,8 @@ class Trainer:
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self) -> None:
         """Write the checkpoint (rank 0), unless the weights are no longer finite."""
-        finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
+        model = self.train_model.full_model()
+        finite = torch.stack([p.detach().isfinite().all() for p in model.parameters()])
         if not bool(finite.all()):
             raise TrainingDivergedError(
                 f"weights became non-finite by epoch {self.epoch}, step {self.step}; training "
@@ -377,7 +386,7 @@ class Trainer:
         state = {
             "step": self.step,
             "epoch": self.epoch,
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.train_model.optimizer_state(self.optimizer),
             "scheduler": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "rng": _rng_state(self.device),
@@ -388,7 +397,7 @@ class Trainer:
             **(self.auto_cut.state_dict() if self.auto_cut is not None else {}),
         }
         if self.ctx.is_main:  # a failure is a one-line CheckpointError; the last one stays current
-            save_checkpoint(self.run_dir, self.model, state)
+            save_checkpoint(self.run_dir, model, state)
         dist.barrier(self.ctx)
 
     def _restore(self) -> None:
@@ -403,7 +412,7 @@ class Trainer:
                 "to resume anyway"
             )
         self.flops.load_state_dict(state)
-        self.optimizer.load_state_dict(state["optimizer"])
+        self._optimizer_state = state["optimizer"]  # loaded by the TrainingModel (FSDP: sharded)
         self.schedule.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -413,6 +422,14 @@ class Trainer:
         self._eval_step = self.step
         if self.ctx.is_main:
             self.metrics.keep_until(self.step)
+
+    def _follow_shards(self) -> None:
+        """FSDP swapped the model's parameters for sharded ones: the optimizer, the schedule and
+        the gradient norms must hold the new ones."""
+        self.optimizer = build_optimizer(self.model, self.cfg.optim)
+        self.schedule.optimizer = self.optimizer
+        self.schedule._apply()  # the current step's learning rate on the new param groups
+        self.grad_norms = GradNorms(self.model)
 
     def _kept_checkpoint(self) -> str:
         if not has_checkpoint(self.run_dir):
