@@ -12,7 +12,7 @@ import torch
 
 import acn
 from acn.errors import ConfigError, DataError
-from acn.generation import generate_result, next_token_probs
+from acn.generation import exit_cost, generate_result, next_token_probs
 from acn.generation.cache import ModelCache
 from acn.generation.decode import last_logits, run_blocks
 from acn.generation.early_exit import confidence
@@ -254,3 +254,18 @@ def test_bad_generation_options_are_one_line_errors(kwargs, error, match):
     with pytest.raises(error, match=match) as info:
         generate_result(model, **args)
     assert "\n" not in str(info.value)
+
+
+def test_exit_cost_is_the_loss_of_the_exited_predictions():
+    model = random_gpt("acn")
+    x = torch.randint(0, 50, (4, 17), generator=torch.Generator().manual_seed(2))
+    batches = [(x[:, :-1], x[:, 1:])]
+    never = exit_cost(model, batches, 1.0)  # no depth reaches confidence 1: all run in full
+    always = exit_cost(model, batches, 1e-9)  # every token leaves at depth 1
+    with torch.no_grad():
+        logits = model.logits_per_depth(x[:, :-1])
+    for cost, k in ((never, model.depth), (always, 1)):
+        want = torch.nn.functional.cross_entropy(logits[k].flatten(0, 1), x[:, 1:].flatten())
+        assert cost["loss"] == pytest.approx(float(want), rel=1e-6)
+        assert cost["mean_exit_depth"] == k
+    assert never["loss_cost"] == 0 and always["full_loss"] == never["loss"]
