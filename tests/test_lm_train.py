@@ -244,3 +244,16 @@ def test_training_refuses_lm_text_for_a_classifier_and_auto_cut(tmp_path):
     assert not (tmp_path / "vit").exists()
     with pytest.raises(ConfigError, match="auto_cut"):
         train(lm_config(tmp_path, "--auto_cut.enabled=true", name="cut"), log=None)
+
+
+@pytest.mark.parametrize(("content", "match"), [(b"\xff\xfe bad", "not UTF-8"), (b"", "no text")])
+def test_acn_train_on_bad_text_is_one_line_exit_2_nothing_written(tmp_path, capsys, content, match):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    config = tmp_path / "c.yaml"
+    config.write_text("model: {name: gpt_char}\n")
+    out = tmp_path / "run"
+    assert main(["train", str(config), f"--data.spec=lm:{bad}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1
+    assert not out.exists()
