@@ -121,7 +121,7 @@ def bootstrap_cutoff(
 # Measured on the residual gpt_char of configs/gpt_char_nanogpt.yaml: the bootstrap standard error
 # of its validation loss over tiny-shakespeare's 1,742 validation windows is 0.0055 nats, that of
 # the difference between two depths 0.002, so a depth 0.02 nats behind is reliably behind; and it
-# is under half the 0.05 nats that the goals call equal quality, so a cut model stays inside it.
+# is under half of 0.05 nats, the margin within which two models count as equally good here.
 LM_TOLERANCE = 0.02
 
 

@@ -177,9 +177,6 @@ class GPTModel(StackModel):
         positions = (attention_mask.long().cumsum(1) - 1).clamp_min(0)[:, past_length:]
         return self.embed(x, positions), {"attn_mask": padded_causal_mask(attention_mask, t)}
 
-    def block_kwargs(self, x: Tensor, **inputs: Any) -> dict[str, Any]:
-        raise NotImplementedError("GPTModel.start builds the block arguments")  # pragma: no cover
-
     def generate(self, input_ids: Tensor, **kwargs: Any) -> Tensor:
         """Continue ``input_ids`` [B, T]: see :func:`acn.generation.generate` for the options
         (Hugging Face's names: max_new_tokens, do_sample, temperature, top_k, top_p,
