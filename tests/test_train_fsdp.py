@@ -125,3 +125,15 @@ def test_an_interrupted_fsdp_run_resumes_exactly_on_two_processes_or_one(tmp_pat
     train(cfg, resume=True, log=None)
     assert_same_run(full, on_one)
     assert json.loads((on_one / "summary.json").read_text())["world_size"] == 1
+
+
+def test_layer_dropout_trains_under_fsdp(tmp_path, monkeypatch):
+    """LayerSkip's layer dropout computes every block and masks the skipped rows, so no rank
+    waits on a collective another skipped; its masks depend on the shard, so only completion and
+    a finite loss are checked."""
+    monkeypatch.setenv("ACN_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "ls"
+    extra = [config(tmp_path), *args(tmp_path, 1), f"--out_dir={out}", "--strategy=fsdp"]
+    done = torchrun(tmp_path, [*extra, "--loss=layerskip", "--loss_options.p_max=0.5"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert all(r["train_loss"] == r["train_loss"] for r in read_metrics(out))
