@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 import acn
+from _train_helpers import TINY_MODEL, tiny_npz
 from acn.train import load_config, read_metrics, train
 from test_lm_train import corpus
 
@@ -137,3 +138,25 @@ def test_layer_dropout_trains_under_fsdp(tmp_path, monkeypatch):
     done = torchrun(tmp_path, [*extra, "--loss=layerskip", "--loss_options.p_max=0.5"])
     assert done.returncode == 0, done.stderr[-3000:]
     assert all(r["train_loss"] == r["train_loss"] for r in read_metrics(out))
+
+
+def test_fsdp_trains_a_classifier_family_as_one_process_does(tmp_path):
+    """Any family, here the paper-style Mixer (its head has parameters: an FSDP unit of its own)."""
+    data = tiny_npz(tmp_path / "tiny.npz")
+    common = [
+        "--model.name=mixer_s8",
+        f"--data.spec=npz:{data}",
+        *(f"--model.overrides.{k}={v}" for k, v in TINY_MODEL.items()),
+        "--epochs=2",
+        "--batch_size=16",
+        "--eval_batch_size=8",
+        "--optim.warmup_epochs=0.5",
+    ]
+    one = train(load_config(None, [*common, f"--out_dir={tmp_path / 'one'}"]), log=None).run_dir
+    two = tmp_path / "two"
+    done = torchrun(tmp_path, [config(tmp_path), *common, f"--out_dir={two}", "--strategy=fsdp"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    ra, rb = read_metrics(one), read_metrics(two)
+    for x, y in zip(ra, rb):
+        assert y["accuracy_per_depth"] == pytest.approx(x["accuracy_per_depth"], abs=1e-9)
+        assert y["train_loss"] == pytest.approx(x["train_loss"], rel=1e-4)

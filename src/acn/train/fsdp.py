@@ -1,8 +1,7 @@
 """FSDP2 (``torch.distributed.fsdp.fully_shard``) for every family, as ``strategy: fsdp``.
 
-Every block is its own unit, the shared head (final norm and head) another when its weight is
-not the embedding table (a tied head shares the root unit with the embedding), and the root takes
-the rest; the optimizer is built after sharding, on the sharded parameters. The model's
+Every block is its own unit, the head another when it has parameters of its own (a head tied to
+the embedding table reads the root's), and the root takes the rest; the optimizer is built after sharding, on the sharded parameters. The model's
 per-depth methods run through the root's hooks like ``forward``, so losses that read every
 depth (exit losses, LayerSkip) work; layer dropout computes every block and masks the skipped
 rows, so every rank calls every block and no collective is left waiting.
@@ -43,7 +42,7 @@ def shard(model: StackModel, device: torch.device, world_size: int) -> None:
     mesh = init_device_mesh(device.type, (world_size,))
     for block in model.stack.blocks:
         fully_shard(block, mesh=mesh)
-    if model.head.weight is not getattr(getattr(model.embed, "tok", None), "weight", None):
+    if any(True for _ in model.head.parameters()):  # a tied head has none: the root holds them
         # its own unit, kept gathered between the calls of one step (exit losses read it per depth)
         fully_shard(model.head, mesh=mesh, reshard_after_forward=False)
     fully_shard(model, mesh=mesh)
