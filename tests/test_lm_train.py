@@ -257,3 +257,21 @@ def test_acn_train_on_bad_text_is_one_line_exit_2_nothing_written(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert match in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_the_streamer_writes_whole_characters_of_byte_level_tokens():
+    import io
+
+    from acn.generation.text import TextStreamer
+
+    tok = TextTokenizer.train_bpe("plain ascii text only " * 50, 300)
+    ids = tok.encode("naïve ✓ café")  # multi-byte characters split over byte tokens
+    out = io.StringIO()
+    streamer = TextStreamer(tok, out)
+    seen = []
+    for i in ids:
+        streamer.put(torch.tensor([i]))
+        seen.append(out.getvalue())
+    streamer.end()
+    assert out.getvalue() == "naïve ✓ café\n"
+    assert all("\ufffd" not in s for s in seen)  # never half a character
