@@ -5,6 +5,7 @@ nothing written)."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -17,6 +18,7 @@ from acn.cli import main
 from acn.data import load_data
 from acn.data.lm_tokenizer import TextTokenizer
 from acn.errors import ConfigError, DataError
+from acn.generation.text import TextStreamer
 from acn.train import load_config, train
 
 TINY = {"depth": 3, "dim": 32, "num_heads": 2}
@@ -260,10 +262,6 @@ def test_acn_train_on_bad_text_is_one_line_exit_2_nothing_written(tmp_path, caps
 
 
 def test_the_streamer_writes_whole_characters_of_byte_level_tokens():
-    import io
-
-    from acn.generation.text import TextStreamer
-
     tok = TextTokenizer.train_bpe("plain ascii text only " * 50, 300)
     ids = tok.encode("naïve ✓ café")  # multi-byte characters split over byte tokens
     out = io.StringIO()
