@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import time
 from pathlib import Path
+
+from lm_decoding import git_commit
 
 from acn.runs import Run
 
@@ -58,11 +59,10 @@ def main() -> None:
             f"steps {r['steps']:5d}  val {r['val_loss']:.4f}  per depth {depths}  "
             f"cutoff {r['cutoff_depth']}  {r['train_time_s']:.0f} s"
         )
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
     result = {
         "what": "finished language-model runs (benchmarks/lm_runs.py)",
         "rows": rows,
-        "git_commit": commit.stdout.strip(),
+        "git_commit": git_commit(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

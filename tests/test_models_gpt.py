@@ -12,6 +12,7 @@ import acn
 from acn.causal import RotaryEmbedding
 from acn.errors import ConfigError
 from acn.evaluation import evaluate_per_depth
+from acn.experiments.bench.lm import hf_gpt2
 from acn.models import tiny_overrides
 
 
@@ -76,56 +77,13 @@ def test_gpt_refuses_exit_branches_and_odd_heads():
         tiny_gpt(positions="alibi")
 
 
-def _hf_gpt2_with_our_weights(model: acn.StackModel):
-    """Hugging Face's GPT2LMHeadModel with the weights of our residual learned-position gpt."""
-    transformers = pytest.importorskip("transformers")
-    c = model.config
-    hf = transformers.GPT2LMHeadModel(
-        transformers.GPT2Config(
-            vocab_size=c.vocab_size,
-            n_positions=c.max_len,
-            n_embd=c.dim,
-            n_layer=c.depth,
-            n_head=c.num_heads,
-            n_inner=int(c.dim * c.mlp_ratio),
-            activation_function="gelu",  # exact GELU, as acn.blocks.Mlp
-            layer_norm_epsilon=1e-6,
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,
-        )
-    ).eval()
-    ours = model.state_dict()
-    hf_state = {"transformer.wte.weight": ours["embed.tok.weight"]}
-    hf_state["transformer.wpe.weight"] = ours["embed.pos.weight"]
-    hf_state["transformer.ln_f.weight"] = ours["norm.weight"]
-    hf_state["transformer.ln_f.bias"] = ours["norm.bias"]
-    pairs = {
-        "ln_1": "norm1",
-        "ln_2": "norm2",
-        "attn.c_attn": "attn.qkv",
-        "attn.c_proj": "attn.proj",
-        "mlp.c_fc": "mlp.fc1",
-        "mlp.c_proj": "mlp.fc2",
-    }
-    for i in range(c.depth):
-        for theirs, mine in pairs.items():
-            w, b = ours[f"stack.blocks.{i}.{mine}.weight"], ours[f"stack.blocks.{i}.{mine}.bias"]
-            conv = not theirs.startswith("ln")  # HF's Conv1D stores [in, out]
-            hf_state[f"transformer.h.{i}.{theirs}.weight"] = w.t() if conv else w
-            hf_state[f"transformer.h.{i}.{theirs}.bias"] = b
-    missing, unexpected = hf.load_state_dict(hf_state, strict=False)
-    assert not unexpected and all("lm_head" in k or "attn.bias" in k for k in missing)
-    hf.tie_weights()
-    return hf
-
-
 def test_residual_gpt_is_gpt2_with_the_same_weights():
     model = tiny_gpt("residual", depth=3, dim=32, num_heads=4, vocab_size=61, max_len=24)
     with torch.no_grad():
         for p in model.parameters():  # biases and norms off their init, so they are checked too
             p.add_(0.02 * torch.randn_like(p))
-    hf = _hf_gpt2_with_our_weights(model)
+    pytest.importorskip("transformers")
+    hf = hf_gpt2(model).eval()  # GPT2LMHeadModel, exact GELU, our weights mapped onto its names
     x = model.example_input(3)
     with torch.no_grad():
         torch.testing.assert_close(model(x), hf(x).logits, rtol=1e-4, atol=1e-4)

@@ -100,7 +100,9 @@ def hf_gpt2(model: StackModel) -> nn.Module:
             w = ours[f"stack.blocks.{i}.{mine}.weight"]
             state[f"transformer.h.{i}.{theirs}.weight"] = w if theirs.startswith("ln") else w.t()
             state[f"transformer.h.{i}.{theirs}.bias"] = ours[f"stack.blocks.{i}.{mine}.bias"]
-    hf.load_state_dict(state, strict=False)
+    missing, unexpected = hf.load_state_dict(state, strict=False)
+    if unexpected or any("lm_head" not in k and "attn.bias" not in k for k in missing):
+        raise ValueError(f"weights do not map onto GPT-2: {unexpected[:2]} {missing[:2]}")
     hf.tie_weights()
     return hf
 
