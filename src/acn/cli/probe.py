@@ -1,6 +1,7 @@
 """``acn probe MODEL [MODEL ...]``: accuracy at every depth, cutoff with a bootstrap
 interval, incremental gain and block influence per layer; a table, CSV/JSON and one PNG that
-overlays all the runs (accuracy vs depth).
+overlays all the runs (accuracy vs depth). Language models show the validation loss and
+perplexity at every depth and are cut by loss.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from ..analysis.plots import plot_accuracy_vs_depth
 from ..analysis.probe import ProbeResult, probe
 from ..errors import DataError
+from ..evaluation.cutoff import LM_TOLERANCE
 from ..runs.evaldata import eval_data, with_noise
 from ..runs.run import CHECKPOINT_DIR
 from ..serialization import MODEL_FILE, load, resolve_model_path
@@ -52,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tolerance",
         type=non_negative_float,
-        default=0.5,
-        help="accuracy points for the cutoff depth (default 0.5)",
+        help="cutoff tolerance: accuracy points below the full model (default 0.5), or for "
+        f"language models nats/token above the best depth (default {LM_TOLERANCE})",
     )
     p.add_argument(
         "--bootstrap",
@@ -116,6 +118,8 @@ def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.dev
     if getattr(model.config, "head", None) == "mlm":
         raise DataError(f"{path} is a masked-LM model; probing needs a classification head")
     data = with_noise(eval_data(model, path, args.data), args.noise_sigma, args.salt_pepper)
+    lm = data.kind == "lm"
+    tolerance = args.tolerance if args.tolerance is not None else (LM_TOLERANCE if lm else 0.5)
     torch.manual_seed(args.seed)  # test-time noise draws from the global generator
     info = {
         "source": str(resolve_model_path(path)),
@@ -129,11 +133,12 @@ def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.dev
         model,
         data.batches(args.batch_size),
         name=name,
-        tolerance=args.tolerance,
+        tolerance=tolerance,
         bootstrap=args.bootstrap,
         seed=args.seed,
         device=device,
         info=info,
+        lm=lm,
     )
 
 

@@ -18,6 +18,7 @@ from .dataset import DataSplits
 from .sources.cifar import load_cifar10, load_cifar100
 from .sources.common import existing
 from .sources.idx import has_idx, load_idx
+from .sources.lm import load_lm
 from .sources.mnist5k import load_mnist5k
 from .sources.npz import load_npz
 from .sources.text import load_text, load_tsv
@@ -46,6 +47,7 @@ SOURCES: dict[str, Source] = {
     "npz": Source(load_npz, True, "npz:FILE  arrays x, y [, x_test, y_test]"),
     "tsv": Source(load_tsv, True, "tsv:DIR  train.tsv + test/validation.tsv text classification"),
     "text": Source(load_text, True, "text:FILE  raw text for masked-language modelling"),
+    "lm": Source(load_lm, True, "lm:FILE  UTF-8 text for causal language models (char or BPE)"),
 }
 
 
