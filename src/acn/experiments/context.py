@@ -270,7 +270,8 @@ def synthetic_batch(model: StackModel, n: int) -> tuple[torch.Tensor, torch.Tens
         y = torch.full_like(x, -100)
         y[:, 1] = x[:, 1]  # one scored token per row
         return x, y
-    return x, torch.randint(0, model.config.num_classes, (n,), generator=gen)
+    shape = x.shape if model.predicts_per_token else (n,)  # a causal LM: a label every position
+    return x, torch.randint(0, model.config.num_classes, shape, generator=gen)
 
 
 def known_size(spec: str) -> int | None:

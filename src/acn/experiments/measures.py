@@ -19,6 +19,7 @@ from ..compress import flops_per_depth
 from ..compress.cost import wiring_params
 from ..errors import CheckpointError
 from ..evaluation import bootstrap_cutoff, evaluate_per_depth
+from ..evaluation.cutoff import LM_TOLERANCE, bootstrap_loss_cutoff
 from ..models.base import StackModel
 from ..runs.evaldata import load_eval_data
 from ..runs.run import Run
@@ -127,17 +128,35 @@ CUT_FLOPS_FRACTION = Measure(
 )
 
 CUT_FLOPS = Measure("cut_flops", lambda t: t.flops()[_cutoff(t)], higher_is_better=False)
+# language models: validation loss (nats/token) of the full model, at every depth, and of the
+# model cut at its loss cutoff (the run's own rule, acn.evaluation.cutoff.LM_TOLERANCE)
+VAL_LOSS = summary_measure("val_loss", "val_loss", higher_is_better=False)
+LOSS_PER_DEPTH = summary_measure("loss_per_depth", "loss_per_depth")
+LOSS_AT_CUTOFF = Measure(
+    "loss_at_cutoff", lambda t: t.summary("loss_per_depth")[_cutoff(t)], higher_is_better=False
+)
 BOOTSTRAP_RESAMPLES = 1000
 EVAL_BATCH = 500
 
 
+def is_lm(t: Trained) -> bool:
+    """Whether the run trained a language model (its summary has a validation loss)."""
+    return "val_loss" in t.run.summary
+
+
 def _cutoff_interval(t: Trained) -> dict[str, int]:
     """The cutoff's bootstrap 95 % interval over the test samples (the run's own tolerance and
-    rule, resampled with the run's seed), from one more per-depth pass over its test split."""
+    rule, resampled with the run's seed), from one more per-depth pass over its test split. A
+    language model's samples are its validation windows (their mean loss per token: tokens of
+    one text are not independent draws) and its rule is the loss cutoff."""
     model = t.model()
     batches = load_eval_data(t.run.config).batches(EVAL_BATCH)
     evaluation = evaluate_per_depth(model, batches, next(model.parameters()).device)
-    iv = bootstrap_cutoff(evaluation.correct, CUTOFF_TOLERANCE, BOOTSTRAP_RESAMPLES, seed=t.seed)
+    if is_lm(t):
+        nll = evaluation.nll_per_row()
+        iv = bootstrap_loss_cutoff(nll, LM_TOLERANCE, BOOTSTRAP_RESAMPLES, seed=t.seed)
+    else:
+        iv = bootstrap_cutoff(evaluation.correct, CUTOFF_TOLERANCE, BOOTSTRAP_RESAMPLES, t.seed)
     return {"cutoff_low": iv.low, "cutoff_high": iv.high}
 
 

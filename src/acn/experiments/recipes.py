@@ -205,3 +205,72 @@ CIFAR_SMALL: Recipe = {
     "augment": {"cutmix_prob": 0.0, "flip": True},
     "epochs": 12,
 }
+
+# Language models. nanoGPT's CPU recipe for character-level tiny-shakespeare (its README: 4 layers,
+# 4 heads, width 128, context 64, batch 12, 2,000 iterations, lr 1e-3 cosine to 1e-4 after 100
+# warmup steps, AdamW betas (0.9, 0.99), weight decay 0.1, dropout 0) as one epoch of 24,000
+# windows drawn from the first 90% of the text; configs/gpt_char_nanogpt.yaml is the same recipe
+# (a test keeps them equal). The budget of an LM recipe is its number of training windows.
+TINY_SHAKESPEARE = Dataset("lm", "tinyshakespeare/input.txt", "tiny-shakespeare, UTF-8 text")
+GPT_CHAR_NANOGPT: Recipe = {
+    "model": {"name": "gpt_char"},
+    "data": {"spec": TINY_SHAKESPEARE, "options": {"tokenizer": "char", "train_windows": 24000}},
+    "augment": {"crop_padding": 0, "flip": False, "cutmix_prob": 0.0},
+    "optim": {
+        "lr": 1e-3,
+        "min_lr": 1e-4,
+        "betas": [0.9, 0.99],
+        "weight_decay": 0.1,
+        "decay_params": "matrices",
+        "warmup_epochs": 0.05,
+        "label_smoothing": 0.0,
+        "grad_clip": 1.0,
+    },  # fmt: skip
+    "epochs": 1,
+    "batch_size": 12,
+    "eval_batch_size": 200,
+}
+# The smoke scale's LM: a 3-block width-16 character GPT (context 16) on the generated corpus
+# (about 56,000 characters), 10 steps of 12 windows.
+SMOKE_GPT = {"depth": 3, "dim": 16, "num_heads": 2, "max_len": 16}
+SMOKE_LM: Recipe = merge(
+    GPT_CHAR_NANOGPT,
+    {
+        "model": {"overrides": SMOKE_GPT},
+        "data": {
+            "spec": Generated("lm", "corpus"),
+            "options": {"context": 16, "train_windows": 120},
+        },  # fmt: skip
+        "optim": {"lr": 3e-3},
+    },
+)
+
+
+def scale_windows(recipe: Recipe, ratio: float) -> Recipe:
+    """The change training an LM recipe ``ratio`` times as long: ``ratio`` x its training windows
+    (one epoch), with the same number of warmup steps."""
+    options = recipe["data"]["options"]
+    warmup = recipe["optim"]["warmup_epochs"]
+    return {
+        "data": {"options": {"train_windows": max(1, round(options["train_windows"] * ratio))}},
+        "optim": {"warmup_epochs": warmup / ratio},
+    }
+
+
+# The paper scale of the LM experiments: GPT-2 small's shapes (124M) on the user's
+# OpenWebText-style text with a 50,257-token BPE fitted to it, context 1024, as
+# configs/gpt2_small_owt.yaml (a plan for torchrun on GPUs: a dry run here).
+OPENWEBTEXT = Dataset("lm", "openwebtext/train.txt", "an OpenWebText-style UTF-8 text file")
+GPT2_SMALL_OWT: Recipe = {
+    "model": {"name": "gpt2_small"},
+    "data": {"spec": OPENWEBTEXT, "options": {"tokenizer": "bpe", "vocab_size": 50257,
+                                               "train_windows": 288000, "val_fraction": 0.005}},
+    "augment": {"crop_padding": 0, "flip": False, "cutmix_prob": 0.0},
+    "optim": {"lr": 6e-4, "min_lr": 6e-5, "betas": [0.9, 0.95], "weight_decay": 0.1,
+              "decay_params": "matrices", "warmup_epochs": 0.1, "label_smoothing": 0.0,
+              "grad_clip": 1.0},
+    "strategy": "fsdp",
+    "epochs": 1,
+    "batch_size": 480,
+    "eval_batch_size": 16,
+}  # fmt: skip

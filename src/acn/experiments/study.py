@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..runs.config import merge
 from ..runs.run import Run
 from .context import RunContext
 from .figures import plot_curves
@@ -73,6 +74,9 @@ class Arm:
     recipe: str = "train"  # which of the scale's parameters holds the recipe
     after: str | None = None
     tags: dict[str, Any] = field(default_factory=dict)  # read by measures (e.g. exit heads)
+    # changes computed from the finished runs of the arms trained before it (None in a dry
+    # run), merged over ``changes``; unlike ``after``, the run does not start from any of them
+    depends: Callable[[dict[str, Any], dict[str, Run] | None], Recipe] | None = None
 
     def config_changes(self, params: dict[str, Any], upstream: Run | None) -> Recipe:
         changes = self.changes(params, upstream) if callable(self.changes) else self.changes
@@ -175,6 +179,9 @@ def study(
             upstream = runs[arm.after] if arm.after is not None else None
             recipe = scale.params[arm.recipe]
             changes = arm.config_changes(scale.params, upstream)
+            if arm.depends is not None:
+                done = None if ctx.dry_run else {k: r for k, r in runs.items() if r is not None}
+                changes = merge(changes, arm.depends(scale.params, done))
             runs[arm.key] = ctx.train(arm.key, ctx.config(recipe, arm.connectivity, changes))
         if ctx.dry_run:
             return {}

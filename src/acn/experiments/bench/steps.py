@@ -54,7 +54,10 @@ def acn_step(model: StackModel, x: Tensor, y: Tensor) -> Step:
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x).float(), y, label_smoothing=cfg.label_smoothing)
+        logits = model(x).float()
+        if logits.dim() == 3:  # a causal LM: next-token labels [B, T], every position scored
+            logits = logits.flatten(0, 1)
+        loss = F.cross_entropy(logits, y.flatten(), label_smoothing=cfg.label_smoothing)
         loss.backward()
         with record_function(OPTIMIZER_REGION):  # names the region in profiles (~1 us otherwise)
             clip_with_norm(norms.params, cfg.grad_clip, norms.measure())
@@ -64,10 +67,12 @@ def acn_step(model: StackModel, x: Tensor, y: Tensor) -> Step:
 
 
 def batch(model: StackModel, size: int, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """A fixed random batch (the model's example input and class labels) on its device."""
+    """A fixed random batch (the model's example input and class labels; for a causal LM, a
+    next-token label at every position) on its device."""
     gen = torch.Generator().manual_seed(seed)
     x = model.example_input(size, generator=gen)
-    y = torch.randint(0, model.config.num_classes, (size,), generator=gen)
+    shape = x.shape if model.predicts_per_token else (size,)
+    y = torch.randint(0, model.config.num_classes, shape, generator=gen)
     device = next(model.parameters()).device
     return x.to(device), y.to(device)
 
