@@ -19,7 +19,12 @@ say each part's verdict and name the modes.
 Settings (one experiment each, each within 30 minutes at cpu scale on 2 idle cores):
 ``connectivity`` is the 16-block demo Mixer on MNIST-5k (``recipes.MNIST_MIXER``),
 ``connectivity-cifar`` the CPU-sized CIFAR-10 Mixer (``recipes.CIFAR_SMALL``, 8x8 patches) on the
-first 5 classes. The paper scale (a dry run's plan) is the paper's 16-layer CIFAR-10 Mixer.
+first 5 classes, ``connectivity-gpt`` the 4-layer character GPT on tiny-shakespeare
+(``recipes.GPT_CHAR_NANOGPT`` cut to 500 iterations). The paper scale (a dry run's plan) is the
+paper's 16-layer CIFAR-10 Mixer, and GPT-2 small on the user's text for ``connectivity-gpt``.
+A language model's score is its validation loss (nats/token, lower is better) and its cutoff the
+loss cutoff (:data:`acn.evaluation.cutoff.LM_TOLERANCE`); every mode is defined for the ``gpt``
+family, value-residual included.
 
 Budget, measured (``acn train``, one epoch, 1 torch thread on a core the other helpers' jobs left
 mostly free, load average about 3; CPU seconds = wall seconds there): one epoch of all 12 Mixer
@@ -32,14 +37,24 @@ setup (about 12 s) = about 450 s, so 3 seeds take about 23 minutes; CIFAR: 20 ep
 evaluations x 8.3 s + about 30 s = about 435 s, 3 seeds about 22 minutes. Two torch threads on two
 idle cores are no slower; on a loaded machine they are many times slower (OpenMP threads wait on
 each other), so a shared machine should run with ``OMP_NUM_THREADS=1``.
+
+``connectivity-gpt`` at cpu scale: 13 modes x 500 steps of 12 windows of 64 characters, 2.6e13
+training FLOPs a seed by the dry run. A residual gpt_char step (3.96 GFLOP) takes 51-53 ms on one
+idle thread; the 13 modes' steps timed side by side (``acn.experiments.bench.steps.acn_step``, 10
+interleaved rounds, one thread on the loaded machine) take 0.94-1.16x residual's, hyper-dynamic
+1.66x, 13.8 residual steps in all: about 13.8 x 500 x 52 ms = 360 s of training a seed, plus
+setup and a final evaluation (about 4 s a run) and, estimated, the bootstrap re-evaluation (3 s an
+arm) and the step timing (10 s): about 460 s a seed, 23 minutes for 3 seeds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ...connectivity import MODES
+from ...evaluation.cutoff import LM_TOLERANCE
 from ...models.registry import FAMILIES, get_preset
 from ...runs.config import merge
 from ..figures import mean_std, pareto_front, plot_points
@@ -55,23 +70,66 @@ from ..measures import (
     DEPTH,
     FLOPS,
     HACN_ALPHA,
+    LOSS_AT_CUTOFF,
+    LOSS_PER_DEPTH,
     PARAMS,
     TRAIN_TIME_S,
+    VAL_LOSS,
     WIRING_PARAMS,
     Trained,
     step_time_ratios,
 )
-from ..recipes import CIFAR_MIXER, CIFAR_SMALL, MNIST_MIXER, SMOKE, Recipe
+from ..recipes import (
+    CIFAR_MIXER,
+    CIFAR_SMALL,
+    GPT2_SMALL_OWT,
+    GPT_CHAR_NANOGPT,
+    MNIST_MIXER,
+    SMOKE,
+    SMOKE_LM,
+    Recipe,
+)
 from ..study import Arm, Curve, study
 from ..suite import Claim, Experiment, Scale, SeedResult, combine, part_verdict
 from . import _wiring_claims as claims
 
 REFERENCE = "residual"  # the arm every step time is measured against
-MEASURES = (
-    ACCURACY, ACCURACY_PER_DEPTH, DEPTH, CUTOFF, CUTOFF_INTERVAL, ACCURACY_AT_CUTOFF, FLOPS,
-    CUT_FLOPS, CUT_FLOPS_FRACTION, PARAMS, WIRING_PARAMS, HACN_ALPHA, TRAIN_TIME_S, DATA,
-)  # fmt: skip
+COMMON = (DEPTH, CUTOFF, CUTOFF_INTERVAL, FLOPS, CUT_FLOPS, CUT_FLOPS_FRACTION, PARAMS,
+          WIRING_PARAMS, HACN_ALPHA, TRAIN_TIME_S, DATA)  # fmt: skip
 SCORE = claims.ACCURACY  # the cut model is scored at its cutoff (measures.ACCURACY_AT_CUTOFF)
+# a language model: validation loss, the cut model's at its loss cutoff (measures.LOSS_AT_CUTOFF)
+LOSS = claims.Score("val_loss", "loss_at_cutoff", False, LM_TOLERANCE, "nats/token")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What a setting's score is: the claims' :class:`~._wiring_claims.Score`, the measures
+    holding it and its per-depth curve, and how the table and figures name it."""
+
+    score: claims.Score
+    measures: tuple
+    per_depth: str
+    label: str  # e.g. "test accuracy (%)"
+    column: str  # the table's header for the full score, e.g. "accuracy (%)"
+    cutoff_rule: str  # the cutoff in words
+
+    @property
+    def all_measures(self) -> tuple:
+        return (*self.measures, *COMMON)
+
+
+ACCURACY_SCORED = Scored(
+    SCORE,
+    (ACCURACY, ACCURACY_PER_DEPTH, ACCURACY_AT_CUTOFF),
+    "accuracy_per_depth",
+    "test accuracy (%)",
+    "accuracy (%)",
+    "first depth within 0.5 points of the model's own full accuracy",
+)
+LOSS_SCORED = Scored(LOSS, (VAL_LOSS, LOSS_PER_DEPTH, LOSS_AT_CUTOFF), "loss_per_depth",
+                     "validation loss (nats/token)", "val loss (nats/token)",
+                     f"smallest depth within {LM_TOLERANCE:g} nats/token of the best depth's "
+                     "validation loss")  # fmt: skip
 CLAIM = Claim(
     text="(1) Only long-output wirings (acn, acn-dg, acn-weighted, hacn at alpha > 0) cut below "
     "full depth at equal accuracy; (2) some wiring beats both residual's accuracy and ACN's "
@@ -93,8 +151,13 @@ def arms(params: dict[str, Any]) -> list[Arm]:
     return [Arm(m, m) for m in modes_for(params["train"])]
 
 
+def scored(recipe: Recipe) -> Scored:
+    """How the recipe's model is scored: validation loss for a language model (a ``gpt``)."""
+    return LOSS_SCORED if get_preset(recipe["model"]["name"]).family == "gpt" else ACCURACY_SCORED
+
+
 def contrasts(params: dict[str, Any]) -> list:
-    return claims.contrasts(modes_for(params["train"]), SCORE)
+    return claims.contrasts(modes_for(params["train"]), scored(params["train"]).score)
 
 
 def together(trained: dict[str, Trained]) -> dict[str, dict[str, float]]:
@@ -108,12 +171,17 @@ def together(trained: dict[str, Trained]) -> dict[str, dict[str, float]]:
 # -- what the result shows ----------------------------------------------------------------------
 
 
+def result_scored(result: dict[str, Any]) -> Scored:
+    """How the result's setting is scored (its training recipe's model)."""
+    return scored(result["scale_params"]["train"])
+
+
 def part_verdicts(result: dict[str, Any]) -> tuple[str, str]:
     """Each claim's verdict, decided by the rule on the result's per-seed numbers; a result
     whose stored verdict is not what they combine to (decided by another rule: run
     ``--redecide``) cannot be shown."""
     per_seed = result["per_seed"]
-    rule = claims.rule(SCORE)
+    rule = claims.rule(result_scored(result).score)
     found = part_verdict(rule, per_seed), part_verdict(rule.also[0], per_seed)
     if combine(found) != result["verdict"]:
         raise ValueError(
@@ -133,26 +201,28 @@ def _pm(per_seed: list[SeedResult], arm: str, key: str, digits: int = 2) -> str:
 
 
 def table(result: dict[str, Any]) -> str:
-    """Per mode: full accuracy, cutoff with its interval, cut accuracy, cut/full FLOPs, wiring
-    parameters, step time over residual, whether it cuts and dominates; then each claim's
-    verdict in a sentence."""
+    """Per mode: full score (accuracy or validation loss), cutoff with its interval, cut score,
+    cut/full FLOPs, wiring parameters, step time over residual, whether it cuts and dominates;
+    then each claim's verdict in a sentence."""
     per_seed = result["per_seed"]
     modes = list(per_seed[0]["arms"])
     depth = per_seed[0]["arms"][modes[0]]["depth"]
     verdict1, verdict2 = part_verdicts(result)
-    margin = SCORE.margin
+    how = result_scored(result)
+    score = how.score
+    digits = 2 if score.higher_is_better else 3
     cutting = {m for m in modes if claims.cuts(per_seed, m)}
-    dominating = set(claims.dominating(per_seed, margin))
-    means = {m: (_mean(per_seed, m, "cut_flops"), _mean(per_seed, m, SCORE.cut)) for m in modes}
-    front = set(pareto_front(means, maximize_y=SCORE.higher_is_better))
+    dominating = set(claims.dominating(per_seed, score.margin))
+    means = {m: (_mean(per_seed, m, "cut_flops"), _mean(per_seed, m, score.cut)) for m in modes}
+    front = set(pareto_front(means, maximize_y=score.higher_is_better))
     rows = [
         f"`{result['name']}`: {per_seed[0]['arms'][modes[0]]['data']}; {len(per_seed)} seeds "
-        f"({result['scale']} scale), mean +- std over seeds. Cutoff: first depth within 0.5 "
-        "points of the model's own full accuracy, and the mean over seeds of its bootstrap 95% "
-        "interval over the test samples; cuts: L minus the interval's upper end has a 95% seed "
+        f"({result['scale']} scale), mean +- std over seeds. Cutoff: {how.cutoff_rule}, and "
+        "the mean over seeds of its bootstrap 95% interval over the test samples (a language "
+        "model's: its validation windows); cuts: L minus the interval's upper end has a 95% seed "
         "interval above 0.",
         "",
-        "| mode | accuracy (%) | cutoff / L | cutoff interval | cut accuracy (%) | cut / full "
+        f"| mode | {how.column} | cutoff / L | cutoff interval | cut {how.column} | cut / full "
         "FLOPs | cut MFLOPs | wiring params (overhead) | step time / residual | cuts | "
         "on the Pareto front | dominates residual and ACN |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -162,8 +232,8 @@ def table(result: dict[str, Any]) -> str:
         low, high = _mean(per_seed, m, "cutoff_low"), _mean(per_seed, m, "cutoff_high")
         params = _mean(per_seed, m, "wiring_params")
         rows.append(
-            f"| {m} | {_pm(per_seed, m, 'accuracy')} | {cutoff:.1f} / {depth} | "
-            f"[{low:.1f}, {high:.1f}] | {_pm(per_seed, m, 'accuracy_at_cutoff')} | "
+            f"| {m} | {_pm(per_seed, m, score.full, digits)} | {cutoff:.1f} / {depth} | "
+            f"[{low:.1f}, {high:.1f}] | {_pm(per_seed, m, score.cut, digits)} | "
             f"{_mean(per_seed, m, 'cut_flops_fraction'):.2f} | "
             f"{_mean(per_seed, m, 'cut_flops') / 1e6:.2f} | {params:,.0f} "
             f"({_mean(per_seed, m, 'param_overhead_pct'):.1f}%) | "
@@ -209,73 +279,76 @@ def dominance_sentence(setting: str, verdict: str, dominating: set[str], front: 
     return text + (f" So does {off}, behind the front." if off else "")
 
 
-def plot_front(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
-    """Cut accuracy against cut FLOPs for every mode (each seed faint, the mean with +-1 std
-    bars) and the Pareto front of the means."""
+def plot_front(how: Scored, per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
+    """The cut model's score against its FLOPs for every mode (each seed faint, the mean with
+    +-1 std bars) and the Pareto front of the means."""
     modes = list(per_seed[0]["arms"])
     points = {
-        m: [(r["arms"][m]["cut_flops"] / 1e6, r["arms"][m][SCORE.cut]) for r in per_seed]
+        m: [(r["arms"][m]["cut_flops"] / 1e6, r["arms"][m][how.score.cut]) for r in per_seed]
         for m in modes
     }
     data = per_seed[0]["arms"][modes[0]]["data"].split(":")[0]
+    what = "accuracy" if how.score.higher_is_better else "validation loss"
     path = plot_points(
         points,
         Path(out_dir) / "pareto.png",
-        title=f"every wiring cut at its cutoff ({data}): accuracy against FLOPs",
+        title=f"every wiring cut at its cutoff ({data}): {what} against FLOPs",
         xlabel="FLOPs per sample of the cut model (millions, wiring included)",
-        ylabel="test accuracy of the cut model (%)",
-        front="max" if SCORE.higher_is_better else "min",
+        ylabel=f"{how.label} of the cut model",
+        front="max" if how.score.higher_is_better else "min",
     )
     return [path]
 
 
 LONG_CURVE_ARMS = (REFERENCE, *claims.LONG_OUTPUT, "hacn")
-CURVES = (
-    Curve(
-        "accuracy_vs_depth_long.png",
-        "accuracy_per_depth",
-        arms=LONG_CURVE_ARMS,
-        marks="cutoff",
-        title="long-output wirings (and residual): accuracy at every depth (star: mean cutoff)",
-        xlabel="depth k (blocks used, shared head)",
-        ylabel="test accuracy (%)",
-    ),
-)
 
 
-def other_curves(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
-    modes = [m for m in per_seed[0]["arms"] if m not in LONG_CURVE_ARMS[1:]]
-    curve = Curve(
-        "accuracy_vs_depth_other.png",
-        "accuracy_per_depth",
-        arms=tuple(modes),
-        marks="cutoff",
-        title="the other wirings: accuracy at every depth (star: mean cutoff)",
-        xlabel="depth k (blocks used, shared head)",
-        ylabel="test accuracy (%)",
-    )
-    return [curve.draw(per_seed, out_dir)]
+def depth_curve(how: Scored, which: str, arms: tuple[str, ...]) -> Curve:
+    """The per-depth score of ``arms``: ``which`` is ``long`` (the long-output wirings and
+    residual) or ``other``."""
+    what = "accuracy" if how.score.higher_is_better else "loss"
+    title = "long-output wirings (and residual)" if which == "long" else "the other wirings"
+    return Curve(f"{what}_vs_depth_{which}.png", how.per_depth, arms=arms, marks="cutoff",
+                 title=f"{title}: {what} at every depth (star: mean cutoff)",
+                 xlabel="depth k (blocks used, shared head)", ylabel=how.label)  # fmt: skip
 
 
-def plot(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
-    return plot_front(per_seed, out_dir) + other_curves(per_seed, out_dir)
+def plotter(how: Scored):
+    """The figures of a setting scored by ``how``: the Pareto front and the other wirings'
+    per-depth curves (the long-output ones are a declared :class:`Curve`)."""
+
+    def plot(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
+        modes = tuple(m for m in per_seed[0]["arms"] if m not in LONG_CURVE_ARMS[1:])
+        other = depth_curve(how, "other", modes).draw(per_seed, out_dir)
+        return plot_front(how, per_seed, out_dir) + [other]
+
+    return plot
 
 
-def setting(name: str, title: str, cpu: Scale, block: str) -> Experiment:
+def setting(
+    name: str,
+    title: str,
+    cpu: Scale,
+    block: str,
+    smoke: Scale | None = None,
+    paper: Scale | None = None,
+) -> Experiment:
+    """One setting of the experiment (the Mixers' smoke and paper scales unless given)."""
+    how = scored(cpu.params["train"])
     return study(
         name=name,
         title=title,
         claim=CLAIM,
-        rule=claims.rule(SCORE),
+        rule=claims.rule(how.score),
         arms=arms,
-        measures=MEASURES,
+        measures=how.all_measures,
         contrasts=contrasts,
-        curves=CURVES,
-        plot=plot,
+        curves=(depth_curve(how, "long", LONG_CURVE_ARMS),),
+        plot=plotter(how),
         together=together,
         readme={block: table},
         report=(block,),
-        scales={"smoke": SMOKE_SCALE, "cpu": cpu, "paper": PAPER_SCALE},
+        scales={"smoke": smoke or SMOKE_SCALE, "cpu": cpu, "paper": paper or PAPER_SCALE},
     )
 
 
@@ -293,6 +366,8 @@ PAPER_SCALE = Scale(
 MNIST_TRAIN = merge(MNIST_MIXER, {"epochs": 10, "eval_every": 5, "dg_share": False})
 # the CPU-sized CIFAR-10 Mixer on the first 5 classes (300 training images each), 20 epochs
 CIFAR_TRAIN = merge(CIFAR_SMALL, {"data": {"classes": 5}, "epochs": 20, "eval_every": 5})
+# nanoGPT's CPU recipe for the character GPT, a quarter as long (500 steps, 25 of warmup)
+GPT_TRAIN = merge(GPT_CHAR_NANOGPT, {"data": {"options": {"train_windows": 6000}}})
 
 EXPERIMENT = setting(
     "connectivity",
@@ -316,5 +391,26 @@ OTHER_SETTINGS = (
             "every wiring at the same depth; not in the paper",
         ),
         "connectivity-cifar-table",
+    ),
+    setting(
+        "connectivity-gpt",
+        "Which wirings auto-compress: every connectivity on the character GPT (tiny-shakespeare)",
+        Scale(
+            params={"train": GPT_TRAIN, "timing": TIMING},
+            changes="4-layer width-128 character GPT (context 64) on tiny-shakespeare, nanoGPT's "
+            "CPU recipe for 500 iterations instead of 2,000 (6,000 windows of 64 characters); "
+            "score: validation loss; every wiring at the same depth; not in the paper",
+        ),
+        "connectivity-gpt-table",
+        Scale(
+            params={"train": SMOKE_LM, "timing": {"warmup": 1, "repeats": 2}},
+            changes="3-block width-16 character GPT (context 16) on the generated corpus, 10 steps",
+        ),
+        Scale(
+            params={"train": GPT2_SMALL_OWT, "timing": TIMING},
+            changes="GPT-2 small's shapes (124M, context 1024, 50,257-token BPE) on the user's "
+            "OpenWebText-style text, 600 steps of 480 windows, FSDP2 under torchrun, every "
+            "wiring: a dry run's plan here",
+        ),
     ),
 )
