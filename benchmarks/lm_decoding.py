@@ -116,7 +116,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-batch", type=int, default=200)
-    p.add_argument("--out", type=Path, default=Path("docs/results/lm_decoding.json"))
+    p.add_argument("--out", type=Path, default=Path("runs/results/lm_decoding.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     started, load_before = time.perf_counter(), os.getloadavg()

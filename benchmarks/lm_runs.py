@@ -1,6 +1,6 @@
 """The table of finished language-model runs: what each trained and what it reached.
 
-    python benchmarks/lm_runs.py NAME=RUN [NAME=RUN ...] [--out docs/results/lm_runs.json]
+    python benchmarks/lm_runs.py NAME=RUN [NAME=RUN ...] [--out runs/results/lm_runs.json]
 
 For every run (read with acn.runs.Run): wiring, depth, loss, seed, steps, training windows and
 budget, validation loss and perplexity at every depth, the cutoff (the run's own rule), training
@@ -46,7 +46,7 @@ def row(name: str, run: Run) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("runs", nargs="+", metavar="NAME=RUN")
-    p.add_argument("--out", type=Path, default=Path("docs/results/lm_runs.json"))
+    p.add_argument("--out", type=Path, default=Path("runs/results/lm_runs.json"))
     args = p.parse_args()
     rows = []
     for item in args.runs:
