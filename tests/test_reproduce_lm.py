@@ -15,9 +15,12 @@ from acn.experiments.catalog import _lm_claims as claims
 from acn.experiments.catalog import experiments
 from acn.experiments.catalog._lm_tables import controls_table, lm_table
 from acn.experiments.catalog.lm import EXPERIMENT, OTHER_SETTINGS
+from acn.experiments.context import planned_size
 from acn.experiments.publish import pending, publish
 from acn.experiments.recipes import (
+    CIFAR_MIXER,
     ENV_DATA,
+    GPT2_SMALL_OWT,
     GPT_CHAR_NANOGPT,
     Sources,
     scale_windows,
@@ -145,3 +148,29 @@ def test_the_cpu_recipe_is_the_committed_nanogpt_config(tmp_path):
     lm_twice = train_config(twice, "residual", 0, sources, merge(spec, {"loss": "layerskip"}))
     assert dataclasses.asdict(lm_twice.optim) == dataclasses.asdict(layerskip.optim)
     assert lm_twice.data.options == layerskip.data.options
+
+
+def test_the_cpu_plan_trains_every_arm_at_its_budget(shared_data, tmp_path):
+    """The dry run of lm-controls at cpu scale: all eight arms on tiny-shakespeare, 2,000 or
+    4,000 steps of 12 windows, the cut-depth residuals planned at half depth."""
+    root = shared_data("tinyshakespeare").parent
+    opts = RunOptions(scale="cpu", seeds=3, out=tmp_path / "out", runs=tmp_path / "runs",
+                      data_root=root, dry_run=True)  # fmt: skip
+    plan = {p["key"]: p for p in run_experiment(CONTROLS, opts, log=None)["plan"]}
+    assert list(plan) == [claims.RESIDUAL, *claims.ACN_FAMILY, *claims.CONTROLS]
+    once = {claims.RESIDUAL, claims.CUT_RESIDUAL_1X}
+    assert {k: p["train_samples"] for k, p in plan.items()} == {
+        k: 24000 if k in once else 48000 for k in plan
+    }
+    assert {p["data"] for p in plan.values()} == {f"lm:{root}/tinyshakespeare/input.txt"}
+    full = plan[claims.RESIDUAL]["flops_per_sample"]
+    assert plan[claims.CUT_RESIDUAL]["flops_per_sample"] < 0.6 * full  # 2 of 4 blocks
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_plan_counts_the_recipes_windows_when_the_text_is_absent(tmp_path):
+    sources = Sources(data_root=tmp_path, generated=tmp_path / "gen")
+    cfg = train_config(GPT2_SMALL_OWT, "acn", 0, sources)
+    assert planned_size(cfg) == GPT2_SMALL_OWT["data"]["options"]["train_windows"]
+    mixer = train_config(CIFAR_MIXER, "acn", 0, sources)
+    assert planned_size(mixer) == 50_000  # the standard CIFAR-10 train split

@@ -51,6 +51,9 @@ from .recipes import Recipe, Sources, train_config
 
 CACHE_DIR = "by-config"  # RUNS/by-config/DIGEST: runs named by what they train
 DRY_RUN_BATCH = 4  # rows of the one optimizer step a dry run takes per model
+# a language model's row is a whole context of next-token examples (GPT-2 small: 1,024, and
+# logits of 50,257 per token, 0.2 GB a row in float32): one row is enough to check it
+DRY_RUN_SEQUENCES = 1
 # Training-split sizes of datasets a paper-scale plan may name but the machine may lack, used only
 # to estimate FLOPs when the data is absent (the standard train splits).
 KNOWN_TRAIN_SIZES = {"imagenet": 1_281_167, "cifar100": 50_000, "cifar10": 50_000, "qnli": 104_743,
@@ -232,12 +235,13 @@ def dry_step(key: str, cfg: TrainConfig) -> PlanEntry:
         data = None  # the plan names the missing path; a synthetic batch stands in
     values = model_values(cfg, data.info) if data is not None else dict(cfg.model.overrides)
     model = create_model(cfg.model.name, cfg.model.connectivity, **values).to(device)
+    rows = DRY_RUN_SEQUENCES if model.predicts_per_token else DRY_RUN_BATCH
     if data is not None:
-        x, y = data.splits.train.x[:DRY_RUN_BATCH], data.splits.train.y[:DRY_RUN_BATCH]
+        x, y = data.splits.train.x[:rows], data.splits.train.y[:rows]
         gen = torch.Generator().manual_seed(cfg.seed)
         x, y = data.prepare(x.to(device), y.to(device), True, gen, model.config.num_classes)
     else:
-        x, y = synthetic_batch(model, DRY_RUN_BATCH)
+        x, y = synthetic_batch(model, rows)
         x, y = x.to(device), y.to(device)
     model.train()
     optimizer = build_optimizer(model, cfg.optim)
@@ -256,7 +260,7 @@ def dry_step(key: str, cfg: TrainConfig) -> PlanEntry:
         data=cfg.data.spec,
         data_found=data is not None,
         epochs=cfg.epochs,
-        train_samples=len(data.splits.train) if data is not None else known_size(cfg.data.spec),
+        train_samples=len(data.splits.train) if data is not None else planned_size(cfg),
         flops_per_sample=int(flops),
         step_loss=float(loss.detach()),
     )
@@ -272,6 +276,13 @@ def synthetic_batch(model: StackModel, n: int) -> tuple[torch.Tensor, torch.Tens
         return x, y
     shape = x.shape if model.predicts_per_token else (n,)  # a causal LM: a label every position
     return x, torch.randint(0, model.config.num_classes, shape, generator=gen)
+
+
+def planned_size(cfg: TrainConfig) -> int | None:
+    """Training samples of a run whose data is absent: a language model's training windows
+    (its recipe fixes them), else the standard train split of a well-known dataset."""
+    windows = (cfg.data.options or {}).get("train_windows")
+    return int(windows) if windows is not None else known_size(cfg.data.spec)
 
 
 def known_size(spec: str) -> int | None:
