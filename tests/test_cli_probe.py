@@ -12,7 +12,7 @@ from _compress_runs import make_run
 from acn.cli import main
 from acn.evaluation import evaluate_per_depth
 from acn.runs.evaldata import eval_config, load_eval_data
-from acn.train.gradient_share import direct_gradient_share
+from acn.train.gradient_share import direct_gradient_share, gradient_statistics
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +106,8 @@ def write_metrics(run, model, x, y, epochs: int, dg: bool) -> list[dict]:
         }
         if dg:
             rec["dg_share"] = direct_gradient_share(model, x, y)
+            stats = gradient_statistics(model, x, y)
+            rec["dg_cosine"], rec["dg_norm_ratio"] = stats.cosine, stats.norm_ratio
         records.append(rec)
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return records
@@ -121,7 +123,8 @@ def test_grads_draws_heatmaps_from_metrics(runs, tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "no dg_share logged by run_residual" in text
-    for name in ("grad_norms.png", "incremental.png", "dg_share.png"):
+    assert "no dg_cosine logged by run_residual" in text
+    for name in ("grad_norms.png", "incremental.png", "dg_share.png", "dg_cosine.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     report = json.loads((tmp_path / "grads.json").read_text())
     acn_norms = report["grad_norm"]["runs"][0]
@@ -131,6 +134,10 @@ def test_grads_draws_heatmaps_from_metrics(runs, tmp_path, capsys):
     assert [p["label"] for p in report["dg_share"]["runs"]] == ["run_acn"]
     assert report["dg_share"]["runs"][0]["values"][0][0] == recs["acn"][0]["dg_share"][0]
     assert report["incremental"]["runs"][1]["values"][0] == [1.0, 1.0, 1.0]
+    assert report["dg_cosine"]["runs"][0]["values"][0][0] == recs["acn"][0]["dg_cosine"][0]
+    # grad norms 1/(epoch + k): blocks 1 and 3 (of 3) are the first and last "quarters"
+    ratios = report["grad_norm"]["early_late_ratio"]["run_acn"]
+    assert ratios == pytest.approx([(e + 2) / e for e in (1, 2, 3)])
 
 
 def test_grads_errors_are_one_line(runs, tmp_path, capsys):
