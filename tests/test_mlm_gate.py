@@ -1,0 +1,130 @@
+"""The masked-LM pretraining gate, and masked-LM corpora read from several files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import acn
+from _words import WORDS
+from acn.analysis.pretraining import pretraining_gate
+from acn.data import load_data
+from acn.errors import ConfigError, DataError
+from acn.evaluation import DepthEvaluation, masked_lm_gate
+from acn.evaluation.masked_lm import gate_from_evaluation, unigram_rate
+from acn.models import create_model
+from acn.runs import Run
+from acn.runs.inputs import load_train_data
+from acn.train import load_config, train
+
+TINY = {"depth": 2, "dim": 32, "num_heads": 2, "mlp_hidden": 64}
+CLS, SEP, PAD = 2, 3, 0
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACN_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def sentence(i: int) -> str:
+    return " ".join(WORDS[(i * 7 + j) % len(WORDS)] for j in range(3 + i % 6))
+
+
+def write_tsv(path, column: str, n: int, offset: int = 0):
+    rows = [f"{column}\tlabel"] + [f"{sentence(i + offset)}\t{i % 2}" for i in range(n)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_unigram_rate_is_the_most_frequent_labels_share():
+    assert unigram_rate(torch.tensor([5, 5, 7, 9])) == (50.0, 5)
+    assert unigram_rate(torch.tensor([9, 7, 7, 9, 1])) == (40.0, 7)  # ties: the smallest id
+    with pytest.raises(ConfigError, match="no scored tokens"):
+        unigram_rate(torch.tensor([], dtype=torch.long))
+
+
+def test_gate_passes_only_above_the_unigram_rate_by_the_margin():
+    labels = torch.tensor([5] * 30 + [6, 7, 8, 9] * 17 + [10, 11])  # 100 tokens, unigram 30 %
+    correct = torch.zeros(3, 100, dtype=torch.bool)
+    correct[2, :36] = True  # full depth: 36 %
+    gate = gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), margin=5.0)
+    assert gate.unigram_rate == 30.0 and gate.accuracy == 36.0 and gate.passed
+    assert not gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), margin=6.0).passed
+    assert gate.to_dict()["excess"] == pytest.approx(6.0)
+    with pytest.raises(ConfigError, match="margin"):
+        gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), margin=float("nan"))
+
+
+def test_a_collapsed_encoder_fails_the_gate_at_any_margin():
+    # a masked-LM model that predicts one token everywhere, whichever token that is
+    torch.manual_seed(0)
+    model = create_model("bert_tiny_mlm", "residual", vocab_size=40, max_len=12, **TINY).eval()
+    ids = torch.randint(5, 40, (64, 12))
+    labels = torch.where(torch.rand(ids.shape) < 0.3, ids, torch.full_like(ids, -100))
+    top = unigram_rate(labels[labels != -100])[1]
+    for token in (top, 7):
+        with torch.no_grad():
+            model.head.bias.zero_()
+            model.head.bias[token] = 1e4  # dominates every logit: the output is constant
+        gate = masked_lm_gate(model, [(ids, labels)], margin=0.0)
+        assert gate.accuracy <= gate.unigram_rate and not gate.passed
+    assert gate.accuracy < gate.unigram_rate  # token 7 is not the most frequent one
+
+
+def test_text_spec_reads_several_tsv_sentence_columns_without_labels(tmp_path):
+    a = write_tsv(tmp_path / "a" / "train.tsv", "sentence", 120)
+    b = write_tsv(tmp_path / "b" / "train.tsv", "text", 80, offset=500)
+    (tmp_path / "a" / "validation.tsv").write_text("not\ta\tTSV\n")  # never read
+    s = load_data(f"text:{a}:{b}", max_len=16, vocab_size=80)
+    assert s.info["kind"] == "mlm" and s.info["name"] == "text:a/train.tsv+b/train.tsv"
+    x = torch.cat([s.train.x, s.test.x])
+    assert (x[:, 0] == CLS).all()
+    # every sentence ends in [SEP], as a classifier sees it, and every row ends in one more
+    assert int((x == SEP).sum()) == 200 + len(x)
+    # 10 % of each file's sentences (12 + 8) are held out, whole, in the test rows
+    assert int((s.test.x == SEP).sum()) - len(s.test) == 20
+    one = load_data(f"text:{a}", max_len=16, vocab_size=80)
+    assert len(one.train) < len(s.train)
+
+
+def test_text_spec_errors(tmp_path):
+    a = write_tsv(tmp_path / "train.tsv", "sentence", 50)
+    with pytest.raises(DataError, match="does not exist"):
+        load_data(f"text:{a}:{tmp_path / 'missing.tsv'}", vocab_size=60)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("words\tlabel\nhello\t1\n")
+    with pytest.raises(DataError, match="header needs 'sentence' or 'text'"):
+        load_data(f"text:{bad}", vocab_size=60)
+
+
+def test_pretraining_gate_on_a_run_uses_its_held_out_masks(tmp_path):
+    a = write_tsv(tmp_path / "a" / "train.tsv", "sentence", 300)
+    cfg = load_config(
+        None,
+        [
+            "--model.name=bert_tiny_mlm",
+            f"--data.spec=text:{a}",
+            "--data.options.vocab_size=60",
+            "--data.options.max_len=16",
+            "--epochs=1",
+            "--batch_size=32",
+            "--optim.warmup_epochs=0.5",
+            "--optim.label_smoothing=0",
+            f"--out_dir={tmp_path / 'run'}",
+            *(f"--model.overrides.{k}={v}" for k, v in TINY.items()),
+        ],
+    )
+    result = train(cfg, log=None)
+    gate = pretraining_gate(result.run_dir, margin=1.0)
+    # the accuracy is the run's own last evaluation (the same fixed masks); the unigram rate is
+    # recomputed here from the masked labels of its test split
+    last = Run(result.run_dir).metrics()[-1]
+    assert gate.accuracy_per_depth == pytest.approx(last["accuracy_per_depth"])
+    labels = torch.cat([y for _, y in load_train_data(cfg).test_batches(64, torch.device("cpu"))])
+    assert (gate.unigram_rate, gate.unigram_token) == unigram_rate(labels[labels != -100])
+    assert gate.num_tokens == int((labels != -100).sum())
+    model = create_model("bert_tiny", "acn", vocab_size=60, max_len=16, **TINY)
+    acn.save(model, tmp_path / "cls.safetensors")
+    with pytest.raises(ConfigError, match="not a masked-LM model"):
+        pretraining_gate(tmp_path / "cls.safetensors")
