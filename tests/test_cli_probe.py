@@ -9,6 +9,7 @@ import pytest
 
 import acn
 from _compress_runs import make_run
+from acn.analysis.noise import noise_drop
 from acn.cli import main
 from acn.evaluation import evaluate_per_depth
 from acn.runs.evaldata import eval_config, load_eval_data
@@ -71,6 +72,26 @@ def test_probe_with_noise_is_seeded(runs, tmp_path):
     assert accuracy(0, 0.5) == noisy
     assert accuracy(1, 0.5) != noisy
     assert accuracy(0, 0.0) != noisy
+
+
+def test_probe_with_noise_reports_clean_accuracy_and_the_drop(runs, tmp_path, capsys):
+    argv = ["probe", str(runs["acn"]), "--bootstrap", "5", "--out", str(tmp_path / "noisy")]
+    assert main([*argv, "--noise-sigma", "0.6", "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    result = json.loads((tmp_path / "noisy" / "run_acn.json").read_text())
+    # the oracles: the clean probe of the same model, and the library's seeded noise draw
+    assert main(["probe", str(runs["acn"]), "--bootstrap", "5", "--out", str(tmp_path / "c")]) == 0
+    clean = json.loads((tmp_path / "c" / "run_acn.json").read_text())
+    assert result["clean_accuracy"] == clean["accuracy"] and clean["noise_drop"] is None
+    model = acn.load(runs["acn"])
+    drop = noise_drop(model, load_eval_data(eval_config(runs["acn"])), 0.6, 0.0, seed=3)
+    assert result["accuracy"] == pytest.approx(drop.noisy)
+    assert result["noise_drop"] == pytest.approx(drop.drop)
+    assert result["noise_drop"][-1] == pytest.approx(clean["accuracy"][-1] - result["accuracy"][-1])
+    assert max(abs(d) for d in result["noise_drop"]) > 0  # sigma 0.6 changes predictions
+    assert f"a drop of {result['noise_drop'][-1]:.2f} points" in text
+    header = (tmp_path / "noisy" / "run_acn.csv").read_text().splitlines()[0]
+    assert header.endswith("clean_accuracy,noise_drop")
 
 
 def test_probe_errors_are_one_line(runs, tmp_path, capsys):
