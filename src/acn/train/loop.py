@@ -37,7 +37,7 @@ from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_
 from ..runs.files import MetricsLog, write_summary
 from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
-from ..runs.preprocessing import describe_preprocessing
+from ..runs.preprocessing import describe_preprocessing, inherit_tokenizer
 from ..runs.run import Run
 from ..serialization import load_matching
 from ..utils import atomic_write
@@ -87,7 +87,7 @@ def train(
     (default: only when stderr is a terminal, rank 0 only); ``log`` receives one line per
     evaluation on rank 0 (None: silent).
     """
-    cfg.validate()
+    cfg = inherit_tokenizer(cfg.validate())
     ctx, device = dist.setup(cfg.device)
     try:
         with RunLock(cfg.out_dir) if ctx.is_main else nullcontext():

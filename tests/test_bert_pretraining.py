@@ -1,4 +1,5 @@
-"""The masked-LM pretraining gate, and masked-LM corpora read from several files."""
+"""BERT pretraining that learns: the masked-LM gate, corpora of several files, pre-LN BERT and
+fine-tuning that reads its pretrained model's tokenizer."""
 
 from __future__ import annotations
 
@@ -128,3 +129,57 @@ def test_pretraining_gate_on_a_run_uses_its_held_out_masks(tmp_path):
     acn.save(model, tmp_path / "cls.safetensors")
     with pytest.raises(ConfigError, match="not a masked-LM model"):
         pretraining_gate(tmp_path / "cls.safetensors")
+
+
+def test_fine_tuning_from_a_pretrained_text_model_reads_its_tokenizer(tmp_path):
+    corpus = write_tsv(tmp_path / "corpus" / "train.tsv", "sentence", 200)
+    task = tmp_path / "task"
+    write_tsv(task / "train.tsv", "sentence", 60, offset=900)  # other words: another tokenizer
+    write_tsv(task / "test.tsv", "sentence", 20, offset=2000)
+    common = [
+        "--data.options.max_len=16",
+        "--epochs=1",
+        "--batch_size=32",
+        "--optim.warmup_epochs=0.5",
+        *(f"--model.overrides.{k}={v}" for k, v in TINY.items()),
+    ]
+    pre = load_config(
+        None,
+        [
+            "--model.name=bert_tiny_mlm",
+            f"--data.spec=text:{corpus}",
+            "--data.options.vocab_size=70",
+            f"--out_dir={tmp_path / 'pre'}",
+            *common,
+        ],
+    )
+    pretrained = train(pre, log=None)
+    args = ["--model.name=bert_tiny", f"--data.spec=tsv:{task}", "--data.options.vocab_size=70"]
+    fine = load_config(
+        None, [*args, f"--init_from={pretrained.run_dir}", f"--out_dir={tmp_path / 'ft'}", *common]
+    )
+    tuned = train(fine, log=None)
+    assert tuned.model.pretrained_cfg["tokenizer"] == pretrained.model.pretrained_cfg["tokenizer"]
+    assert "tokenizer" in Run(tuned.run_dir).config.data.options  # written in config.yaml
+    # without init_from the task trains its own tokenizer, which differs
+    alone = train(load_config(None, [*args, f"--out_dir={tmp_path / 'alone'}", *common]), log=None)
+    assert alone.model.pretrained_cfg["tokenizer"] != pretrained.model.pretrained_cfg["tokenizer"]
+
+
+@pytest.mark.parametrize("connectivity", ["acn", "residual"])
+def test_pre_ln_bert_has_pre_ln_blocks_and_a_final_norm(connectivity):
+    torch.manual_seed(0)
+    model = create_model("bert_tiny_mlm", connectivity, norm_first=True, **TINY)
+    assert all(b.norm_first for b in model.stack.blocks)
+    assert isinstance(model.norm, torch.nn.LayerNorm)
+    x = torch.randint(5, 100, (2, 12))
+    h = model.embed(x)
+    kwargs = model.block_kwargs(x)
+    states, total = h, h
+    for block in model.stack.blocks:  # the wiring written out: residual stream or long sums
+        states = block(states, **kwargs)
+        total = total + states
+    rep = states if connectivity == "residual" else total
+    torch.testing.assert_close(model(x), model.head(model.norm(rep)))
+    post = create_model("bert_tiny_mlm", connectivity, **TINY)
+    assert not post.stack.blocks[0].norm_first and isinstance(post.norm, torch.nn.Identity)
