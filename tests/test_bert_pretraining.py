@@ -3,6 +3,8 @@ fine-tuning that reads its pretrained model's tokenizer."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -19,7 +21,7 @@ from acn.runs.inputs import load_train_data
 from acn.train import load_config, train
 
 TINY = {"depth": 2, "dim": 32, "num_heads": 2, "mlp_hidden": 64}
-CLS, SEP, PAD = 2, 3, 0
+CLS, SEP, PAD, MASK = 2, 3, 0, 4
 
 
 @pytest.fixture(autouse=True)
@@ -49,12 +51,25 @@ def test_gate_passes_only_above_the_unigram_rate_by_the_margin():
     labels = torch.tensor([5] * 30 + [6, 7, 8, 9] * 17 + [10, 11])  # 100 tokens, unigram 30 %
     correct = torch.zeros(3, 100, dtype=torch.bool)
     correct[2, :36] = True  # full depth: 36 %
-    gate = gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), margin=5.0)
+    hidden = torch.ones(100, dtype=torch.bool)
+    gate = gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), hidden, margin=5.0)
     assert gate.unigram_rate == 30.0 and gate.accuracy == 36.0 and gate.passed
-    assert not gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), margin=6.0).passed
+    assert not gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), hidden, 6.0).passed
     assert gate.to_dict()["excess"] == pytest.approx(6.0)
     with pytest.raises(ConfigError, match="margin"):
-        gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), margin=float("nan"))
+        gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), hidden, float("nan"))
+
+
+def test_gate_scores_only_the_mask_inputs():
+    # 10 scored tokens: 8 [MASK] inputs (2 right), 2 unchanged inputs (both right, as a model that
+    # copies its input gets them): over the [MASK] positions 25 %, over all 40 %
+    labels = torch.tensor([5, 5, 5, 6, 7, 8, 9, 10, 11, 12])
+    correct = torch.zeros(2, 10, dtype=torch.bool)
+    correct[1, [0, 3, 8, 9]] = True
+    hidden = torch.tensor([True] * 8 + [False] * 2)
+    gate = gate_from_evaluation(DepthEvaluation(correct, 1.0, labels), hidden, margin=0.0)
+    assert gate.accuracy == 25.0 and gate.all_scored_accuracy == 40.0
+    assert gate.unigram_rate == 37.5 and gate.num_tokens == 8 and not gate.passed
 
 
 def test_a_collapsed_encoder_fails_the_gate_at_any_margin():
@@ -62,15 +77,47 @@ def test_a_collapsed_encoder_fails_the_gate_at_any_margin():
     torch.manual_seed(0)
     model = create_model("bert_tiny_mlm", "residual", vocab_size=40, max_len=12, **TINY).eval()
     ids = torch.randint(5, 40, (64, 12))
-    labels = torch.where(torch.rand(ids.shape) < 0.3, ids, torch.full_like(ids, -100))
-    top = unigram_rate(labels[labels != -100])[1]
+    scored = torch.rand(ids.shape) < 0.3
+    labels = torch.where(scored, ids, torch.full_like(ids, -100))
+    inputs = torch.where(scored, torch.full_like(ids, MASK), ids)
+    top = unigram_rate(labels[scored])[1]
     for token in (top, 7):
         with torch.no_grad():
             model.head.bias.zero_()
             model.head.bias[token] = 1e4  # dominates every logit: the output is constant
-        gate = masked_lm_gate(model, [(ids, labels)], margin=0.0)
+        gate = masked_lm_gate(model, [(inputs, labels)], margin=0.0)
         assert gate.accuracy <= gate.unigram_rate and not gate.passed
     assert gate.accuracy < gate.unigram_rate  # token 7 is not the most frequent one
+
+
+class CopyModel(torch.nn.Module):
+    """Reads no context: predicts its input token, and the most frequent token at [MASK]."""
+
+    def __init__(self, vocab: int, top: int) -> None:
+        super().__init__()
+        self.vocab, self.top = vocab, top
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # where evaluation finds the device
+        self.head = torch.nn.Identity()
+        self.config = SimpleNamespace(num_classes=vocab)
+
+    def features_per_depth(self, x, on_step=None):
+        target = torch.where(x == MASK, torch.full_like(x, self.top), x)
+        return torch.nn.functional.one_hot(target, self.vocab).float()[None]  # [1, B, T, V]
+
+
+def test_an_encoder_that_copies_its_input_fails_the_gate():
+    # BERT's 80/10/10: 10 % of the scored inputs are the token itself, which a copy gets right
+    torch.manual_seed(0)
+    ids = torch.randint(5, 40, (512, 12))
+    scored = torch.rand(ids.shape) < 0.15
+    r = torch.rand(ids.shape)
+    inputs = torch.where(scored & (r < 0.8), torch.full_like(ids, MASK), ids)
+    inputs = torch.where(scored & (r >= 0.8) & (r < 0.9), torch.randint_like(ids, 5, 40), inputs)
+    labels = torch.where(scored, ids, torch.full_like(ids, -100))
+    top = unigram_rate(labels[inputs == MASK])[1]
+    gate = masked_lm_gate(CopyModel(40, top), [(inputs, labels)], margin=0.0)
+    assert gate.all_scored_accuracy > gate.unigram_rate + 5  # what scoring every position shows
+    assert gate.accuracy == pytest.approx(gate.unigram_rate) and not gate.passed
 
 
 def test_text_spec_reads_several_tsv_sentence_columns_without_labels(tmp_path):
@@ -118,13 +165,20 @@ def test_pretraining_gate_on_a_run_uses_its_held_out_masks(tmp_path):
     )
     result = train(cfg, log=None)
     gate = pretraining_gate(result.run_dir, margin=1.0)
-    # the accuracy is the run's own last evaluation (the same fixed masks); the unigram rate is
-    # recomputed here from the masked labels of its test split
+    # over all scored positions the accuracy is the run's own last evaluation (the same fixed
+    # masks); the [MASK] positions and their unigram rate are recomputed here from its test split
     last = Run(result.run_dir).metrics()[-1]
-    assert gate.accuracy_per_depth == pytest.approx(last["accuracy_per_depth"])
-    labels = torch.cat([y for _, y in load_train_data(cfg).test_batches(64, torch.device("cpu"))])
-    assert (gate.unigram_rate, gate.unigram_token) == unigram_rate(labels[labels != -100])
-    assert gate.num_tokens == int((labels != -100).sum())
+    assert gate.all_scored_accuracy == pytest.approx(last["accuracy_per_depth"][-1])
+    batches = list(load_train_data(cfg).test_batches(64, torch.device("cpu")))
+    inputs, labels = torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches])
+    hidden = (inputs == MASK) & (labels != -100)
+    assert (gate.unigram_rate, gate.unigram_token) == unigram_rate(labels[hidden])
+    assert gate.num_tokens == int(hidden.sum()) < int((labels != -100).sum())
+    model = acn.load(result.run_dir)
+    with torch.no_grad():
+        logits = model(inputs)
+    expected = float((logits.argmax(-1)[hidden] == labels[hidden]).double().mean() * 100)
+    assert gate.accuracy == pytest.approx(expected)
     model = create_model("bert_tiny", "acn", vocab_size=60, max_len=16, **TINY)
     acn.save(model, tmp_path / "cls.safetensors")
     with pytest.raises(ConfigError, match="not a masked-LM model"):
