@@ -26,6 +26,7 @@ TRAIN = [
     "--model.overrides.token_hidden=8",
     "--model.overrides.channel_hidden=16",
     "--dg_share=true",
+    "--grad_stats=true",
     "--no-progress",
 ]
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +101,12 @@ WRITES = {
     "compress": ["compress/model.safetensors", "compress/compress.json"],
     "prune": ["prune/prune.csv", "prune/prune.json", "prune/models/run/sparsity-50.safetensors"],
     "probe": ["probe/run.csv", "probe/probe.json", "probe/accuracy_vs_depth.png"],
-    "grads": ["grads/grad_norms.png", "grads/dg_share.png", "grads/grads.json"],
+    "grads": [
+        "grads/grad_norms.png",
+        "grads/dg_share.png",
+        "grads/dg_cosine.png",
+        "grads/grads.json",
+    ],
     "exit": ["exit/exit_report.json", "exit/sweep.png"],
     "export": ["export/model.d2-all.pt2", "export/model.d2-all.pt2.json"],
 }

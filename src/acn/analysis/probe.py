@@ -21,6 +21,7 @@ from ..utils import json_safe
 from .influence import BlockInfluence
 
 COLUMNS = ("depth", "accuracy", "incremental", "bi_chain", "bi_readout")
+NOISE_COLUMNS = ("clean_accuracy", "noise_drop")  # with test-time noise
 
 
 def incremental(accuracy: list[float]) -> list[float | None]:
@@ -33,7 +34,9 @@ class ProbeResult:
     """What :func:`probe` measured for one model.
 
     ``accuracy`` and ``incremental`` have one entry per depth 0..L; ``bi_chain``/``bi_readout``
-    (see :mod:`acn.analysis.influence`) one per block 1..L.
+    (see :mod:`acn.analysis.influence`) one per block 1..L. When the probe ran on noisy inputs,
+    ``clean_accuracy`` holds the same model's accuracy on the clean inputs and ``noise_drop``
+    the difference (clean minus noisy) at every depth.
     """
 
     name: str
@@ -45,6 +48,7 @@ class ProbeResult:
     num_samples: int
     loss: float
     info: dict[str, Any] = field(default_factory=dict)
+    clean_accuracy: list[float] | None = None
 
     @property
     def depth(self) -> int:
@@ -58,17 +62,33 @@ class ProbeResult:
     def incremental(self) -> list[float | None]:
         return incremental(self.accuracy)
 
+    @property
+    def noise_drop(self) -> list[float] | None:
+        """Clean minus noisy accuracy at every depth (points), when the probe ran on noise."""
+        if self.clean_accuracy is None:
+            return None
+        return [c - a for c, a in zip(self.clean_accuracy, self.accuracy)]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return COLUMNS + (NOISE_COLUMNS if self.clean_accuracy is not None else ())
+
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per depth 0..L with the keys in :data:`COLUMNS` (None where undefined)."""
+        """One dict per depth 0..L with the keys in :attr:`columns` (None where undefined)."""
         bi = [None, *self.bi_chain], [None, *self.bi_readout]
-        return [
+        rows = [
             dict(zip(COLUMNS, (k, acc, inc, bi[0][k], bi[1][k])))
             for k, (acc, inc) in enumerate(zip(self.accuracy, self.incremental))
         ]
+        if self.clean_accuracy is not None and self.noise_drop is not None:
+            for row, clean, drop in zip(rows, self.clean_accuracy, self.noise_drop):
+                row.update(clean_accuracy=clean, noise_drop=drop)
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["incremental"] = self.incremental
+        out["noise_drop"] = self.noise_drop
         out["depth"] = self.depth
         return out
 
@@ -77,7 +97,7 @@ class ProbeResult:
 
     def to_csv(self) -> str:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n")
         writer.writeheader()
         for row in self.rows():
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
@@ -86,13 +106,22 @@ class ProbeResult:
     def table(self) -> str:
         """The terminal table: one line per depth, then the cutoff with its interval."""
         lines = [f"{self.label}: {self.num_samples} test samples, loss {self.loss:.4f}"]
-        lines.append(f"{'depth':>5} {'acc %':>7} {'incr':>7} {'BI chain':>9} {'BI read':>9}")
+        noisy = self.clean_accuracy is not None
+        head = f"{'depth':>5} {'acc %':>7} {'incr':>7} {'BI chain':>9} {'BI read':>9}"
+        lines.append(head + (f" {'clean %':>7} {'drop':>7}" if noisy else ""))
         for r in self.rows():
             cells = [f"{r['depth']:>5}", f"{r['accuracy']:>7.2f}"]
             cells.append(_fmt(r["incremental"], "+7.2f"))
             cells += [_fmt(r["bi_chain"], "9.4f"), _fmt(r["bi_readout"], "9.4f")]
+            if noisy:
+                cells += [f"{r['clean_accuracy']:>7.2f}", f"{r['noise_drop']:>+7.2f}"]
             lines.append(" ".join(cells))
         c = self.cutoff
+        if self.clean_accuracy is not None and self.noise_drop is not None:
+            lines.append(
+                f"noise: clean {self.clean_accuracy[-1]:.2f}% -> noisy {self.accuracy[-1]:.2f}% "
+                f"at full depth, a drop of {self.noise_drop[-1]:.2f} points"
+            )
         lines.append(
             f"cutoff depth {c.cutoff} of {self.depth} (within {c.tolerance:g} points of the full "
             f"model); bootstrap 95% interval [{c.low}, {c.high}], mode {c.mode}, "
@@ -118,8 +147,10 @@ def probe(
     seed: int = 0,
     device: str | torch.device | None = None,
     info: dict[str, Any] | None = None,
+    clean_accuracy: list[float] | None = None,
 ) -> ProbeResult:
-    """Probe ``model`` on prepared (x, y) test batches; one forward pass per batch."""
+    """Probe ``model`` on prepared (x, y) test batches; one forward pass per batch.
+    ``clean_accuracy``: when the batches are noisy, the model's accuracy on the clean ones."""
     meter = BlockInfluence(model.depth)
     evaluation = evaluate_per_depth(model, batches, device, on_step=meter)
     bi = meter.result()
@@ -133,4 +164,5 @@ def probe(
         num_samples=evaluation.num_samples,
         loss=evaluation.loss,
         info=dict(info or {}),
+        clean_accuracy=clean_accuracy,
     )
