@@ -39,7 +39,8 @@ def test_quick_bench_runs_every_item_and_writes_the_schema(tmp_path):
     assert list(data["items"]) == list(ITEMS)
     for name, item in data["items"].items():
         check_item(item, "quick")
-        if name not in ("peer_speedup", "compile_speedup"):  # these may be skipped with a reason
+        # these may be skipped with a reason (the peers and the gpt-vs-HF items need .[bench])
+        if name not in ("peer_speedup", "compile_speedup", "lm_train_step", "generate"):
             assert item["status"] == "ok" and item["rows"], name
     md = (tmp_path / "BENCHMARKS.md").read_text()
     assert extract_block(md) == summary_block(data)

@@ -10,6 +10,7 @@ import pytest
 
 import acn
 from acn.cli import COMMANDS, main
+from acn.data.lm_tokenizer import TextTokenizer
 from acn.runs import Run
 
 # 2 digits, 16 training images each, a 3-block Mixer of width 16: one epoch takes a second
@@ -78,6 +79,10 @@ def commands(run: Path, out: Path) -> dict[str, list[str]]:
         "grads": [r, "--normalize", "epoch", "--out", str(out / "grads")],
         "exit": [r, "--heads", "final", "--cutoff-depth", "2", "--latency-samples", "2"]
         + ["--seed", "1", "--out", str(out / "exit"), *SCORING, *TIMING],
+        # a language model (the run above is a classifier), written by the test itself
+        "generate": [str(out / "gpt.safetensors"), "--prompt", "the cat", "--max-new-tokens", "4"]
+        + ["--do-sample", "--temperature", "0.8", "--top-k", "5", "--top-p", "0.9", "--seed", "1"]
+        + ["--draft-depth", "1", "--num-draft-tokens", "2", "--json", "--device", "cpu"],
         "export": [r, "--format", "pt2", "--depth", "2", "--all-depths", "--tolerance", "1"]
         + [
             "--out",
@@ -121,6 +126,12 @@ def test_subcommand_end_to_end(name, run, tmp_path, capsys):
     argv = commands(run, tmp_path)[name]
     if name == "report":  # renders the committed results, copied so the test writes nothing there
         shutil.copytree(ROOT / "docs" / "results", tmp_path / "rep")
+    if name == "generate":
+        tok = TextTokenizer.train_char("the cat sat on a mat")
+        gpt = acn.create_model("gpt_char", "acn", depth=2, dim=16, num_heads=2, max_len=16,
+                               vocab_size=tok.vocab_size)  # fmt: skip
+        gpt.pretrained_cfg = {"tokenizer": tok.to_json(), "eos_token_id": None}
+        acn.save(gpt, tmp_path / "gpt.safetensors")
     assert main([name, *argv]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert out.strip()
@@ -134,6 +145,8 @@ def test_subcommand_end_to_end(name, run, tmp_path, capsys):
     if name == "cost":
         report = json.loads(out)
         assert report["batch_size"] == 2 and report["speed"]
+    if name == "generate":
+        assert json.loads(out)["text"] and json.loads(out)["new_tokens"] == 4
     if name == "train":  # last: resumed to epoch 2 in place
         assert [r["epoch"] for r in Run(run).metrics()] == [1, 2]
 

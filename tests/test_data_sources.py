@@ -266,5 +266,15 @@ def test_options_are_checked_and_coerced(tmp_path):
 
 def test_list_datasets_names_every_source():
     names = list_datasets()
-    assert set(names) == {"mnist5k", "idx", "cifar10", "cifar100", "wds", "npz", "tsv", "text"}
+    assert set(names) == {
+        "mnist5k",
+        "idx",
+        "cifar10",
+        "cifar100",
+        "wds",
+        "npz",
+        "tsv",
+        "text",
+        "lm",
+    }
     assert "limit" in names["wds"]

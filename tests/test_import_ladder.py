@@ -26,6 +26,7 @@ RUNGS: dict[str, int] = {
     "connectivity": 1,
     "blocks": 1,
     "wiring": 1,
+    "causal": 1,
     "models": 2,
     "data": 3,
     "evaluation": 3,
@@ -36,6 +37,7 @@ RUNGS: dict[str, int] = {
     "compress": 5,
     "exits": 5,
     "export": 5,
+    "generation": 5,
     "experiments": 6,
     "cli": 7,
 }

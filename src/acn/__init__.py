@@ -7,6 +7,7 @@ long connections from every layer to the output: x_i = f_i(x_{i-1}), y = x_0 + s
 from .compress.cost import cost
 from .connectivity import MODES, ConnectedStack, block_residual, block_wiring, connect
 from .errors import ACNError, CheckpointError, ConfigError, DataError, TrainingDivergedError
+from .generation import generate
 from .models import StackModel, create_model, list_models
 from .serialization import from_pretrained, load, save
 
@@ -27,6 +28,7 @@ __all__ = [
     "cost",
     "create_model",
     "from_pretrained",
+    "generate",
     "list_models",
     "load",
     "save",

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .causal import LayerCache, RotaryEmbedding, causal_attention
 from .errors import ConfigError
 from .wiring import Wiring, as_wiring
 
@@ -172,9 +173,20 @@ class SelfAttention(nn.Module):
     ``value_residual`` (ResFormer): values [B, heads, T, D/heads] of the stack's first attention
     layer; this layer then attends over (v + value_residual) / 2. ``return_values`` also returns
     this layer's own values (the first layer hands them on).
+
+    ``causal=True`` makes it a decoder's attention (:mod:`acn.causal`): a causal mask, optional
+    ``rotary`` positions, and ``kv``, the layer's key/value cache while a decoder generates.
     """
 
-    def __init__(self, dim: int, num_heads: int, dropout: float = 0.0):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        *,
+        causal: bool = False,
+        rotary: RotaryEmbedding | None = None,
+    ):
         super().__init__()
         if dim % num_heads:
             raise ConfigError(f"dim {dim} is not divisible by num_heads {num_heads}")
@@ -182,6 +194,9 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.dropout = dropout
+        self.causal = causal
+        self.rotary = rotary
+        self.kv: LayerCache | None = None  # set by acn.causal.attach while decoding
 
     def forward(
         self,
@@ -192,23 +207,23 @@ class SelfAttention(nn.Module):
     ) -> Tensor | tuple[Tensor, Tensor]:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.num_heads, d // self.num_heads).unbind(2)
-        v = v.transpose(1, 2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         values = v
-        if value_residual is not None:
+        if value_residual is not None:  # mixed before caching: the cache holds what is attended
             v = 0.5 * (v + value_residual)
-        y = F.scaled_dot_product_attention(
-            q.transpose(1, 2),
-            k.transpose(1, 2),
-            v,
-            attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.0,
-        )
+        dropout_p = self.dropout if self.training else 0.0
+        if self.causal:
+            y = causal_attention(
+                q, k, v, attn_mask=attn_mask, cache=self.kv, rotary=self.rotary, dropout_p=dropout_p
+            )
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
         out = self.proj(y.transpose(1, 2).reshape(b, t, d))
         return (out, values) if return_values else out
 
 
 class TransformerBlock(nn.Module):
-    """Transformer encoder layer, pre-LN (ViT) or post-LN (original BERT).
+    """Transformer layer, pre-LN (ViT, GPT with ``causal=True``) or post-LN (original BERT).
 
     Pre-LN:  ``h = x + attn(LN x); out = h + mlp(LN h)``; AC twin: ``out = mlp(LN attn(LN x))``.
     Post-LN: ``h = LN(x + attn(x)); out = LN(h + mlp(h))``; AC twin (AC-BERT) removes both adds and
@@ -230,6 +245,8 @@ class TransformerBlock(nn.Module):
         norm_first: bool = True,
         dropout: float = 0.0,
         attn_dropout: float = 0.0,
+        causal: bool = False,
+        rotary: RotaryEmbedding | None = None,
     ):
         super().__init__()
         wiring = as_wiring(residual, wiring)
@@ -237,7 +254,7 @@ class TransformerBlock(nn.Module):
         self.value_residual = wiring.value_residual
         self.norm_first = norm_first
         self.norm1 = nn.LayerNorm(dim, eps=1e-6 if norm_first else 1e-12)
-        self.attn = SelfAttention(dim, num_heads, attn_dropout)
+        self.attn = SelfAttention(dim, num_heads, attn_dropout, causal=causal, rotary=rotary)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6 if norm_first else 1e-12)
         self.mlp = Mlp(dim, mlp_hidden)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()

@@ -31,15 +31,17 @@ def plot_accuracy_vs_depth(
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.add_subplot()
     drawn = {}
+    lm = any(r.is_lm for r in results)  # language models: validation loss per depth
     for r in results:
-        (line,) = ax.plot(range(r.depth + 1), r.accuracy, marker="o", ms=3, label=r.label)
+        values = r.loss_per_depth if lm and r.is_lm else r.accuracy
+        (line,) = ax.plot(range(r.depth + 1), values, marker="o", ms=3, label=r.label)
         c = r.cutoff
-        ax.plot([c.cutoff], [r.accuracy[c.cutoff]], marker="*", ms=12, color=line.get_color())
+        ax.plot([c.cutoff], [values[c.cutoff]], marker="*", ms=12, color=line.get_color())
         ax.axvspan(c.low - 0.1, c.high + 0.1, color=line.get_color(), alpha=0.08, lw=0)
-        drawn[r.label] = list(r.accuracy)
+        drawn[r.label] = list(values)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("depth k (blocks used)")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("validation loss (nats/token)" if lm else "test accuracy (%)")
     ax.set_title(f"{title} (star: cutoff, band: 95% bootstrap interval)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

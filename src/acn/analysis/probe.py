@@ -1,5 +1,9 @@
 """Probing: accuracy at every depth through the shared head, cutoff with a bootstrap interval,
 incremental contribution and block influence per layer, all from one forward pass per batch.
+
+Language models (``lm=True``) add the loss (nats/token) and perplexity of every depth, and their
+cutoff is by loss: the smallest depth within a tolerance of the best depth's loss, its bootstrap
+resampling sequences (:func:`acn.evaluation.cutoff.bootstrap_loss_cutoff`).
 """
 
 from __future__ import annotations
@@ -7,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,13 +20,14 @@ import torch
 from torch import Tensor
 
 from ..evaluation import evaluate_per_depth
-from ..evaluation.cutoff import CutoffInterval, bootstrap_cutoff
+from ..evaluation.cutoff import CutoffInterval, bootstrap_cutoff, bootstrap_loss_cutoff
 from ..models.base import StackModel
 from ..utils import json_safe
 from .influence import BlockInfluence
 
 COLUMNS = ("depth", "accuracy", "incremental", "bi_chain", "bi_readout")
 NOISE_COLUMNS = ("clean_accuracy", "noise_drop")  # with test-time noise
+LM_COLUMNS = ("depth", "loss", "perplexity", "accuracy", "bi_chain", "bi_readout")
 
 
 def incremental(accuracy: list[float]) -> list[float | None]:
@@ -49,6 +55,15 @@ class ProbeResult:
     loss: float
     info: dict[str, Any] = field(default_factory=dict)
     clean_accuracy: list[float] | None = None
+    loss_per_depth: list[float] | None = None  # language models: nats/token at depth 0..L
+
+    @property
+    def is_lm(self) -> bool:
+        return self.loss_per_depth is not None
+
+    @property
+    def perplexity(self) -> list[float] | None:
+        return None if self.loss_per_depth is None else [math.exp(v) for v in self.loss_per_depth]
 
     @property
     def depth(self) -> int:
@@ -71,11 +86,20 @@ class ProbeResult:
 
     @property
     def columns(self) -> tuple[str, ...]:
+        if self.is_lm:
+            return LM_COLUMNS
         return COLUMNS + (NOISE_COLUMNS if self.clean_accuracy is not None else ())
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per depth 0..L with the keys in :attr:`columns` (None where undefined)."""
         bi = [None, *self.bi_chain], [None, *self.bi_readout]
+        if self.is_lm:
+            return [
+                dict(zip(LM_COLUMNS, (k, loss, ppl, acc, bi[0][k], bi[1][k])))
+                for k, (loss, ppl, acc) in enumerate(
+                    zip(self.loss_per_depth, self.perplexity, self.accuracy)
+                )
+            ]
         rows = [
             dict(zip(COLUMNS, (k, acc, inc, bi[0][k], bi[1][k])))
             for k, (acc, inc) in enumerate(zip(self.accuracy, self.incremental))
@@ -90,6 +114,8 @@ class ProbeResult:
         out["incremental"] = self.incremental
         out["noise_drop"] = self.noise_drop
         out["depth"] = self.depth
+        if self.is_lm:
+            out["perplexity"] = self.perplexity
         return out
 
     def to_json(self) -> str:
@@ -105,6 +131,8 @@ class ProbeResult:
 
     def table(self) -> str:
         """The terminal table: one line per depth, then the cutoff with its interval."""
+        if self.is_lm:
+            return self._lm_table()
         lines = [f"{self.label}: {self.num_samples} test samples, loss {self.loss:.4f}"]
         noisy = self.clean_accuracy is not None
         head = f"{'depth':>5} {'acc %':>7} {'incr':>7} {'BI chain':>9} {'BI read':>9}"
@@ -129,6 +157,24 @@ class ProbeResult:
         )
         return "\n".join(lines)
 
+    def _lm_table(self) -> str:
+        lines = [f"{self.label}: {self.num_samples} validation tokens, loss {self.loss:.4f}"]
+        lines.append(
+            f"{'depth':>5} {'loss':>7} {'ppl':>8} {'acc %':>7} {'BI chain':>9} {'BI read':>9}"
+        )
+        for r in self.rows():
+            cells = [f"{r['depth']:>5}", f"{r['loss']:>7.4f}", f"{r['perplexity']:>8.3f}"]
+            cells.append(f"{r['accuracy']:>7.2f}")
+            cells += [_fmt(r["bi_chain"], "9.4f"), _fmt(r["bi_readout"], "9.4f")]
+            lines.append(" ".join(cells))
+        c = self.cutoff
+        lines.append(
+            f"cutoff depth {c.cutoff} of {self.depth} (within {c.tolerance:g} nats/token of the "
+            f"best depth); bootstrap 95% interval over sequences [{c.low}, {c.high}], mode "
+            f"{c.mode}, {c.num_resamples} resamples"
+        )
+        return "\n".join(lines)
+
 
 def _fmt(value: float | None, spec: str) -> str:
     """``value`` formatted with ``spec`` (whose width starts it), or a right-aligned dash."""
@@ -148,21 +194,28 @@ def probe(
     device: str | torch.device | None = None,
     info: dict[str, Any] | None = None,
     clean_accuracy: list[float] | None = None,
+    lm: bool = False,
 ) -> ProbeResult:
     """Probe ``model`` on prepared (x, y) test batches; one forward pass per batch.
-    ``clean_accuracy``: when the batches are noisy, the model's accuracy on the clean ones."""
+    ``clean_accuracy``: when the batches are noisy, the model's accuracy on the clean ones.
+    ``lm``: a language model, whose cutoff is by loss (``tolerance`` in nats/token)."""
     meter = BlockInfluence(model.depth)
     evaluation = evaluate_per_depth(model, batches, device, on_step=meter)
     bi = meter.result()
+    if lm:
+        cutoff = bootstrap_loss_cutoff(evaluation.nll_per_row(), tolerance, bootstrap, seed)
+    else:
+        cutoff = bootstrap_cutoff(evaluation.correct, tolerance, bootstrap, seed)
     return ProbeResult(
         name=name,
         connectivity=model.config.connectivity,
         accuracy=evaluation.accuracy,
         bi_chain=bi["chain"],
         bi_readout=bi["readout"],
-        cutoff=bootstrap_cutoff(evaluation.correct, tolerance, bootstrap, seed),
+        cutoff=cutoff,
         num_samples=evaluation.num_samples,
         loss=evaluation.loss,
         info=dict(info or {}),
         clean_accuracy=clean_accuracy,
+        loss_per_depth=evaluation.loss_per_depth if lm else None,
     )

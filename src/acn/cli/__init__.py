@@ -26,6 +26,7 @@ COMMANDS = [
     "grads",
     "exit",
     "export",
+    "generate",
     "bench",
     "reproduce",
     "report",

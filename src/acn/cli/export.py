@@ -7,6 +7,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
+from ..evaluation.cutoff import LM_TOLERANCE
 from ..export import FORMATS, ExportResult, export_model
 from ..export.exporter import check_format, export_depth
 from ..export.inputs import cutoff, run_data, test_inputs
@@ -47,13 +48,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tolerance",
         type=non_negative_float,
-        default=0.5,
-        help="with --cutoff: accuracy points the cut model may lose (default 0.5)",
+        help="with --cutoff: accuracy points the cut model may lose (default 0.5), or for "
+        f"language models nats/token above the best depth (default {LM_TOLERANCE})",
     )
     p.add_argument(
         "--all-depths",
         action="store_true",
         help="one graph whose output is the logits at every depth 0..K, [K+1, batch, ...]",
+    )
+    p.add_argument(
+        "--kv-cache",
+        action="store_true",
+        help="language models: export one decoding step with its key/value cache instead "
+        "(input_ids, position, past keys and values -> logits, keys, values)",
     )
     add_out(p, "default: RUN/export, or MODEL-export beside a model file")
     add_data(p)
@@ -82,15 +89,18 @@ def default_out(source: Path, given: Path | None) -> Path:
     return check_out_dir(source.with_name(f"{source.stem}-export"))
 
 
-def file_name(fmt: str, depth: int, all_depths: bool) -> str:
-    """model.d6.onnx, model.d6-all.pt2 ..."""
-    return f"model.d{depth}{'-all' if all_depths else ''}{FORMATS[fmt].SUFFIX}"
+def file_name(fmt: str, depth: int, all_depths: bool, kv_cache: bool = False) -> str:
+    """model.d6.onnx, model.d6-all.pt2, model.d6-kv.onnx ..."""
+    kind = "-all" if all_depths else "-kv" if kv_cache else ""
+    return f"model.d{depth}{kind}{FORMATS[fmt].SUFFIX}"
 
 
 def describe(result: ExportResult, inputs: str) -> list[str]:
     """The lines the command prints."""
     p = result.parity
     what = f"logits at every depth 0..{result.depth}" if result.all_depths else "logits"
+    if result.kv_cache:
+        what = "a decoding step with its key/value cache"
     return [
         f"exported {result.depth} of {result.full_depth} blocks ({what}) as {result.format}: "
         f"{result.path} ({mib(result.size_bytes)})",
@@ -105,18 +115,22 @@ def run(args: argparse.Namespace) -> int:
     out_dir = default_out(source, args.out)
     model = load(source)
     data = run_data(model, source, args.data, needed=args.cutoff)
-    depth = cutoff(model, data, args.tolerance) if args.cutoff else export_depth(model, args.depth)
+    lm = data is not None and data.kind == "lm"
+    tolerance = args.tolerance if args.tolerance is not None else LM_TOLERANCE if lm else 0.5
+    depth = cutoff(model, data, tolerance) if args.cutoff else export_depth(model, args.depth)
     if args.cutoff and not args.json:
-        print(f"cutoff depth {depth} of {model.depth} (within {args.tolerance:g} accuracy points)")
+        unit = "nats/token of the best depth" if lm else "accuracy points"
+        print(f"cutoff depth {depth} of {model.depth} (within {tolerance:g} {unit})")
     inputs = test_inputs(model, data, args.batch_size)
     result = export_model(
         model,
-        out_dir / file_name(args.format, depth, args.all_depths),
+        out_dir / file_name(args.format, depth, args.all_depths, args.kv_cache),
         args.format,
         depth=depth,
         all_depths=args.all_depths,
         inputs=inputs,
         atol=args.atol,
+        kv_cache=args.kv_cache,
     )
     kind = "test inputs" if data is not None else "example inputs"
     report = {

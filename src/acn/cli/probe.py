@@ -1,6 +1,7 @@
 """``acn probe MODEL [MODEL ...]``: accuracy at every depth, cutoff with a bootstrap
 interval, incremental gain and block influence per layer; a table, CSV/JSON and one PNG that
-overlays all the runs (accuracy vs depth).
+overlays all the runs (accuracy vs depth). Language models show the validation loss and
+perplexity at every depth and are cut by loss.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..analysis.plots import plot_accuracy_vs_depth
 from ..analysis.probe import ProbeResult, probe
 from ..errors import DataError
 from ..evaluation import evaluate_per_depth
+from ..evaluation.cutoff import LM_TOLERANCE
 from ..runs.evaldata import eval_data, with_noise
 from ..runs.run import CHECKPOINT_DIR
 from ..serialization import MODEL_FILE, load, resolve_model_path
@@ -53,8 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tolerance",
         type=non_negative_float,
-        default=0.5,
-        help="accuracy points for the cutoff depth (default 0.5)",
+        help="cutoff tolerance: accuracy points below the full model (default 0.5), or for "
+        f"language models nats/token above the best depth (default {LM_TOLERANCE})",
     )
     p.add_argument(
         "--bootstrap",
@@ -122,6 +124,8 @@ def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.dev
     clean_accuracy = None
     if data is not clean:  # the drop from clean is the robustness quantity: score both
         clean_accuracy = evaluate_per_depth(model, clean.batches(args.batch_size), device).accuracy
+    lm = data.kind == "lm"
+    tolerance = args.tolerance if args.tolerance is not None else (LM_TOLERANCE if lm else 0.5)
     torch.manual_seed(args.seed)  # test-time noise draws from the global generator
     info = {
         "source": str(resolve_model_path(path)),
@@ -135,12 +139,13 @@ def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.dev
         model,
         data.batches(args.batch_size),
         name=name,
-        tolerance=args.tolerance,
+        tolerance=tolerance,
         bootstrap=args.bootstrap,
         seed=args.seed,
         device=device,
         info=info,
         clean_accuracy=clean_accuracy,
+        lm=lm,
     )
 
 

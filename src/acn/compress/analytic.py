@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..models import BertModel, MixerModel, MLPModel, StackModel, ViTModel
+from ..models import BertModel, GPTModel, MixerModel, MLPModel, StackModel, ViTModel
 
 
 def linear(tokens: int, fan_in: int, fan_out: int) -> int:
@@ -127,12 +127,19 @@ def _bert(c, with_attention: bool) -> tuple[int, int, int, int]:
     return tokens, 0, block, head
 
 
+def _gpt(c, with_attention: bool) -> tuple[int, int, int, int]:
+    tokens = c.max_len  # example_input is a full context; causal attention is counted in full
+    block = transformer_block(tokens, c.dim, int(c.dim * c.mlp_ratio), with_attention)
+    return tokens, 0, block, linear(tokens, c.dim, c.vocab_size)
+
+
 # (tokens, embed, one block, head) per sample, by model class; a subclass uses its base's formula
 FORMULAS: dict[type[StackModel], Callable[[Any, bool], tuple[int, int, int, int]]] = {
     MLPModel: _mlp,
     MixerModel: _mixer,
     ViTModel: _vit,
     BertModel: _bert,
+    GPTModel: _gpt,
 }
 # sub-layers of one block, each with its own join
 SUBLAYERS: dict[type[StackModel], int] = {MLPModel: 1, MixerModel: 2, ViTModel: 2, BertModel: 2}

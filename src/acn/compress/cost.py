@@ -74,7 +74,7 @@ def cost(
     Keys: ``params`` (distinct), ``wiring_params`` (those the connectivity adds), ``param_bytes``, ``size_bytes`` (model file on disk), ``flops``
     (= 2 x ``macs``, attention included), ``flops_no_attention`` (the paper's Table 6 convention),
     ``flops_breakdown`` (matmul / attention / other), ``flops_per_depth`` (the model truncated at
-    k = 0..L), plus what was measured (``batch_size``, ``input_shape``, ``dtype``, ``device``).
+    k = 0..L), for token models ``tokens`` (per sample) and ``flops_per_token``, plus what was measured (``batch_size``, ``input_shape``, ``dtype``, ``device``).
     With ``timing=True`` also ``speed`` (latency at batch 1, throughput at ``throughput_batch``)
     and ``machine``.
     """
@@ -101,6 +101,9 @@ def cost(
         "flops_breakdown": full.breakdown(),
         "flops_per_depth": per_stage.cumulative(),
     }
+    if model.predicts_per_token and x.dim() == 2:  # token ids: language models
+        out["tokens"] = int(x.shape[1])
+        out["flops_per_token"] = full.total / (x.shape[0] * x.shape[1])
     if timing:
         out["speed"] = speeds({"model": model}, 1, throughput_batch, warmup, repeats)["model"]
         out["machine"] = machine_info(ref.device, ref.dtype)

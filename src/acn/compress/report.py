@@ -32,6 +32,8 @@ def cost_rows(c: dict[str, Any]) -> list[tuple[str, str]]:
         ("  attention", si(b["attention"])),
         ("  other", si(b["other"])),
     ]
+    if "flops_per_token" in c:
+        rows.append((f"FLOPs per token ({c['tokens']}-token input)", si(c["flops_per_token"])))
     if "speed" in c:
         s = c["speed"]
         rows += [

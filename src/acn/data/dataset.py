@@ -15,15 +15,17 @@ import torch
 
 from ..errors import DataError
 
-KINDS = ("image", "vector", "text", "mlm")
+KINDS = ("image", "vector", "text", "mlm", "lm")
 # x dtypes each kind may hold: images stay uint8 (or float in [0, 1]) until the batch transform.
 _X_DTYPES = {
     "image": (torch.uint8, torch.float32),
     "vector": (torch.float32,),
     "text": (torch.int64,),
     "mlm": (torch.int64,),
+    "lm": (torch.int64,),  # windows of context + 1 token ids (acn.data.sources.lm)
 }
-_X_NDIM = {"image": 4, "vector": 2, "text": 2, "mlm": 2}
+_X_NDIM = {"image": 4, "vector": 2, "text": 2, "mlm": 2, "lm": 2}
+UNLABELLED = ("mlm", "lm")  # token data whose labels are the tokens themselves; y is -1
 
 
 @dataclass
@@ -31,7 +33,7 @@ class ArrayDataset:
     """One split held as tensors.
 
     x: images uint8 [N,C,H,W] (or float32 in [0,1]); vectors float32 [N,D]; token ids int64 [N,T].
-    y: int64 labels [N] in 0..len(classes)-1; for kind "mlm" unused and filled with -1.
+    y: int64 labels [N] in 0..len(classes)-1; for kinds "mlm" and "lm" unused and filled with -1.
     task: task id when the dataset is one task of a continual-learning sequence.
     source: where the data came from, used to name it in error messages.
     """
@@ -63,7 +65,7 @@ class ArrayDataset:
             )
         if len(self.x) != len(self.y):
             raise DataError(f"{where}: {len(self.x)} inputs but {len(self.y)} labels")
-        if self.kind != "mlm" and len(self.y):
+        if self.kind not in UNLABELLED and len(self.y):
             lo, hi = int(self.y.min()), int(self.y.max())
             if lo < 0 or hi >= len(self.classes):
                 bad = lo if lo < 0 else hi

@@ -18,6 +18,7 @@ from .dataset import DataSplits
 from .sources.cifar import load_cifar10, load_cifar100
 from .sources.common import existing
 from .sources.idx import has_idx, load_idx
+from .sources.lm import load_lm
 from .sources.mnist5k import load_mnist5k
 from .sources.npz import load_npz
 from .sources.text import load_text, load_tsv
@@ -51,6 +52,7 @@ SOURCES: dict[str, Source] = {
         "text:FILE[:FILE...]  unlabelled text for masked-language modelling (a .tsv: its "
         "sentence column)",
     ),
+    "lm": Source(load_lm, True, "lm:FILE  UTF-8 text for causal language models (char or BPE)"),
 }
 
 

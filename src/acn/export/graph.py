@@ -52,7 +52,8 @@ def graph_inputs(model: StackModel, x: Tensor) -> GraphInputs:
     if not is_text(model):
         return GraphInputs((x,), ["input"], ({0: batch},))
     seq = Dim("sequence", min=1, max=model.config.max_len)  # type: ignore[attr-defined]
-    mask = (x != model.config.pad_id).to(torch.int64)  # type: ignore[attr-defined]
+    pad_id = getattr(model.config, "pad_id", None)  # causal LMs (gpt) take left padding masks
+    mask = torch.ones_like(x) if pad_id is None else (x != pad_id).to(torch.int64)
     axes = {0: batch, 1: seq}
     return GraphInputs((x, mask), ["input_ids", "attention_mask"], (axes, dict(axes)))
 

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..evaluation import cutoff_depth, evaluate_per_depth
+from ..evaluation.cutoff import loss_cutoff_depth
 from ..models.base import StackModel
 from ..runs.evaldata import EvalData, eval_data
 from ..runs.run import Run
@@ -56,7 +57,7 @@ def test_inputs(model: StackModel, data: EvalData | None, n: int, seed: int = 0)
     if data is not None:
         return next(iter(data.batches(n)))[0]
     x = model.example_input(n, generator=torch.Generator().manual_seed(seed))
-    if is_text(model):
+    if is_text(model) and getattr(model.config, "pad_id", None) is not None:
         lengths = torch.arange(n) % max(1, x.shape[1] // 2)  # 0, 1, 2 ... pad tokens at the end
         pad = torch.arange(x.shape[1]) >= x.shape[1] - lengths[:, None]
         x = x.masked_fill(pad & (torch.arange(n) % 2 == 1)[:, None], model.config.pad_id)  # type: ignore[attr-defined]
@@ -65,9 +66,13 @@ def test_inputs(model: StackModel, data: EvalData | None, n: int, seed: int = 0)
 
 
 def cutoff(model: StackModel, data: EvalData | None, tolerance: float) -> int:
-    """The smallest depth within ``tolerance`` accuracy points of the full model on the test split."""
+    """The smallest depth within ``tolerance`` accuracy points of the full model on the test
+    split; for language models, within ``tolerance`` nats/token of the best depth's loss."""
     if data is None:
         raise ConfigError("--cutoff needs test data: give a run directory or --data SPEC")
     if tolerance < 0:
-        raise ConfigError(f"--tolerance must be >= 0 accuracy points, got {tolerance}")
-    return cutoff_depth(evaluate_per_depth(model, data.batches(), "cpu").accuracy, tolerance)
+        raise ConfigError(f"--tolerance must be >= 0, got {tolerance}")
+    evaluation = evaluate_per_depth(model, data.batches(), "cpu")
+    if data.kind == "lm":
+        return loss_cutoff_depth(evaluation.loss_per_depth, tolerance)
+    return cutoff_depth(evaluation.accuracy, tolerance)

@@ -11,14 +11,14 @@ import contextlib
 import importlib
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .graph import GraphInputs, LogitsGraph
+from .graph import GraphInputs
 
 SUFFIX = ".onnx"
 EXTRA = 'pip install -e ".[export]"'
@@ -53,22 +53,42 @@ def quiet() -> Iterator[None]:
         log.setLevel(level)
 
 
-def write(graph: LogitsGraph, inputs: GraphInputs, path: str) -> None:
-    """Export ``graph`` with a dynamic batch (and sequence) axis to one self-contained file."""
+def write(
+    graph: nn.Module,
+    inputs: GraphInputs,
+    path: str,
+    output_names: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Export ``graph`` with a dynamic batch (and sequence) axis to one self-contained file;
+    ``metadata`` goes into the file's metadata_props (the model's config and tokenizer)."""
     check_extra()
     with quiet():
-        _export(graph, inputs, path)
-    require("onnx").checker.check_model(path, full_check=True)
+        _export(graph, inputs, path, output_names or ["logits"])
+    onnx = require("onnx")
+    if metadata:
+        proto = onnx.load(path)
+        for key, value in metadata.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(proto, path)
+    onnx.checker.check_model(path, full_check=True)
 
 
-def _export(graph: LogitsGraph, inputs: GraphInputs, path: str) -> None:
+def read_metadata(path: str) -> dict[str, str]:
+    """The metadata_props of the ONNX file at ``path``."""
+    proto = require("onnx").load(path, load_external_data=False)
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def _export(graph: nn.Module, inputs: GraphInputs, path: str, output_names: list[str]) -> None:
     torch.onnx.export(
         graph,
         inputs.args,
         path,
         dynamo=True,
         input_names=inputs.names,
-        output_names=["logits"],
+        output_names=output_names,
         dynamic_shapes=inputs.dynamic_shapes,
         external_data=False,  # one file: the weights inside, nothing beside it to lose
         verbose=False,
@@ -83,6 +103,16 @@ def session(path: str):
 
 def run(path: str, args: tuple[Tensor, ...]) -> Tensor:
     """Run the file at ``path`` with ONNX Runtime on ``args`` (fed by position)."""
+    return load(path)(*args)[0]
+
+
+def load(path: str) -> Callable[..., tuple[Tensor, ...]]:
+    """The file at ``path`` as a function of its inputs (by position) returning its outputs."""
     sess = session(path)
-    feeds = {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)}
-    return torch.from_numpy(sess.run(None, feeds)[0])
+    names = [i.name for i in sess.get_inputs()]
+
+    def call(*args: Tensor) -> tuple[Tensor, ...]:
+        feeds = {n: a.detach().numpy() for n, a in zip(names, args)}
+        return tuple(torch.from_numpy(o) for o in sess.run(None, feeds))
+
+    return call

@@ -2,6 +2,7 @@
 
 from .base import ModelConfig, StackModel
 from .bert import BertConfig, BertModel
+from .gpt import GPTConfig, GPTModel
 from .mixer import MixerConfig, MixerModel
 from .mlp import MLPConfig, MLPModel
 from .registry import (
@@ -20,6 +21,8 @@ __all__ = [
     "PRESETS",
     "BertConfig",
     "BertModel",
+    "GPTConfig",
+    "GPTModel",
     "MLPConfig",
     "MLPModel",
     "MixerConfig",

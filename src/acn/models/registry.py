@@ -13,12 +13,13 @@ from torch.overrides import TorchFunctionMode
 from ..errors import ConfigError
 from .base import StackModel
 from .bert import BertModel
+from .gpt import GPTModel
 from .mixer import MixerModel
 from .mlp import MLPModel
 from .vit import ViTModel
 
 FAMILIES: dict[str, type[StackModel]] = {
-    m.family: m for m in (MLPModel, MixerModel, ViTModel, BertModel)
+    m.family: m for m in (MLPModel, MixerModel, ViTModel, BertModel, GPTModel)
 }
 
 
@@ -40,6 +41,7 @@ _TINY_IMAGE = {"image_size": 16, "patch_size": 4, "depth": 3}
 _TINY_MIXER = dict(_TINY_IMAGE, dim=16, token_hidden=8, channel_hidden=32)
 _TINY_VIT = dict(_TINY_IMAGE, dim=16, num_heads=2)
 _TINY_BERT = dict(depth=3, vocab_size=50, max_len=12, dim=16, num_heads=2, mlp_hidden=32)
+_TINY_GPT = dict(depth=3, vocab_size=50, max_len=16, dim=16, num_heads=2)
 
 _MLP_S4 = Preset(
     "mlp",
@@ -118,6 +120,24 @@ _BERT_TINY = derive(
     num_heads=2,
     mlp_hidden=512,
 )
+# GPT-2 124M's shapes (tied embeddings, learned positions, 4x MLP); the character and BPE models
+# below are its CPU-sized twins.
+_GPT2_SMALL = Preset(
+    "gpt",
+    dict(depth=12, vocab_size=50257, max_len=1024, dim=768, num_heads=12, mlp_ratio=4.0),
+    "GPT-2 small (124M) shapes: 12 layers, 12 heads, width 768, context 1024",
+    _TINY_GPT,
+)
+# nanoGPT's CPU shakespeare_char model (its README's CPU command); vocab_size comes from the data
+_GPT_CHAR = derive(
+    _GPT2_SMALL,
+    "character GPT at nanoGPT's CPU scale: 4 layers, 4 heads, width 128, context 64",
+    depth=4,
+    vocab_size=256,
+    max_len=64,
+    dim=128,
+    num_heads=4,
+)
 
 PRESETS: dict[str, Preset] = {
     "mlp_s4": _MLP_S4,
@@ -145,6 +165,20 @@ PRESETS: dict[str, Preset] = {
     "bert_base_mlm": derive(_BERT_BASE, "BERT-base with the masked-LM head", head="mlm"),
     "bert_tiny": _BERT_TINY,
     "bert_tiny_mlm": derive(_BERT_TINY, "4-layer 128-d BERT for CPU, masked-LM head", head="mlm"),
+    "gpt_char": _GPT_CHAR,
+    "gpt_char_deep": derive(
+        _GPT_CHAR, "deeper character GPT for cut experiments: 12 layers, width 128", depth=12
+    ),
+    "gpt_bpe": derive(
+        _GPT2_SMALL,
+        "BPE GPT for CPU: 6 layers, 4 heads, width 256, context 128, 4,096-token vocabulary",
+        depth=6,
+        vocab_size=4096,
+        max_len=128,
+        dim=256,
+        num_heads=4,
+    ),
+    "gpt2_small": _GPT2_SMALL,
 }
 
 

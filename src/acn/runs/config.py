@@ -142,6 +142,9 @@ class TrainConfig:
     device: str = "auto"  # auto = cuda if available, else cpu
     amp: str = "auto"  # auto = bf16 (or fp16 + GradScaler) on CUDA, off on CPU; or off|bf16|fp16
     compile: bool = False  # torch.compile the model's forward for training (see acn bench)
+    # under torchrun: ddp (every process holds the model) or fsdp (FSDP2: parameters, gradients
+    # and optimizer state sharded over processes; see acn.train.fsdp); one process: ignored
+    strategy: str = "ddp"
     out_dir: str = "runs/train"
     loss: str = "ce"  # a name registered with acn.train.register_loss
     loss_options: dict[str, Any] = field(default_factory=dict)  # read by the chosen loss
@@ -189,6 +192,13 @@ class TrainConfig:
             raise ConfigError(
                 f"optim.decay_params must be one of {', '.join(DECAY_PARAMS)}, "
                 f"got {o.decay_params!r}"
+            )
+        if self.strategy not in ("ddp", "fsdp"):
+            raise ConfigError(f"strategy must be ddp or fsdp, got {self.strategy!r}")
+        if self.strategy == "fsdp" and self.auto_cut.enabled:
+            raise ConfigError(
+                "auto_cut rebuilds the model mid-run, which FSDP's sharding does not follow; "
+                "use strategy: ddp with auto_cut"
             )
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise ConfigError(f"amp must be auto, off, bf16 or fp16, got {self.amp!r}")

@@ -32,10 +32,12 @@ from ..data import (
     per_class,
     prepare_batch,
 )
+from ..data.registry import parse_spec
 from ..data.splits import select_classes, stratified_split
 from ..errors import ConfigError, DataError
 from ..evaluation import check_labels
 from ..models.base import StackModel
+from ..models.gpt import GPTModel
 from ..models.registry import FAMILIES, get_preset
 from .config import TrainConfig
 
@@ -45,6 +47,7 @@ _FROM_DATA = {
     "vector": ("num_classes",),
     "text": ("num_classes", "vocab_size", "max_len", "pad_id"),
     "mlm": ("vocab_size", "max_len", "pad_id"),
+    "lm": ("vocab_size", "max_len"),
 }
 # the model head each token-data kind needs (BertConfig.head)
 _TEXT_HEADS = {"text": "cls", "mlm": "mlm"}
@@ -76,9 +79,12 @@ class TrainData:
         """Raw batch -> (model input, int labels or soft CutMix targets); token ids pass as-is.
 
         Masked-LM batches -> (masked ids, token labels [B, T] with -100 where not masked), the
-        masks drawn from ``gen``."""
+        masks drawn from ``gen``. Causal-LM windows [B, T + 1] -> (tokens 0..T-1, next tokens
+        1..T)."""
         if self.kind == "mlm":
             return self._mask(x, gen)
+        if self.kind == "lm":
+            return x[:, :-1], x[:, 1:]
         return prepare_batch(x, y, train, self.augment, gen, num_classes)
 
     def _mask(self, ids: Tensor, gen: torch.Generator | None) -> tuple[Tensor, Tensor]:
@@ -117,16 +123,21 @@ class TrainData:
 def load_train_data(cfg: TrainConfig) -> TrainData:
     """Load ``cfg.data`` with its class / per-class subsets and the augmentation config."""
     d = cfg.data
-    splits = load_data(d.spec, **d.options)
+    splits = load_data(d.spec, **lm_options(cfg))
     kind = splits.info["kind"]
     if kind not in _FROM_DATA:
         raise ConfigError(
             f"acn train does not support {kind!r} data ({d.spec}); use a classification or "
             "masked-LM text dataset"
         )
-    if kind == "mlm" and (d.classes is not None or d.per_class is not None):
+    if kind in ("mlm", "lm") and (d.classes is not None or d.per_class is not None):
         raise ConfigError(
             f"data.classes and data.per_class need labelled data; {d.spec} is raw text"
+        )
+    if kind == "lm" and d.validation:
+        raise ConfigError(
+            f"{d.spec} already holds out its validation text (the data option val_fraction); "
+            "data.validation is for labelled data"
         )
     if d.validation:
         splits = validation_splits(splits, d.validation)
@@ -137,6 +148,18 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
         splits = DataSplits(train, splits.test, {**splits.info, "num_train": len(train)})
     augment = AugmentConfig.from_info(splits.info, **dataclasses.asdict(cfg.augment))
     return TrainData(splits, augment)
+
+
+def lm_options(cfg: TrainConfig) -> dict[str, Any]:
+    """``data.options``; for causal-LM text (``lm:FILE``) the window length ``context``
+    defaults to the model's context (``max_len``), so one setting sizes both."""
+    options = dict(cfg.data.options)
+    if parse_spec(cfg.data.spec)[0] == "lm" and options.get("context") is None:
+        preset = get_preset(cfg.model.name)
+        context = cfg.model.overrides.get("max_len", preset.defaults.get("max_len"))
+        if context is not None:
+            options["context"] = context
+    return options
 
 
 def validation_splits(splits: DataSplits, fraction: float) -> DataSplits:
@@ -169,7 +192,9 @@ def check_fit(model: StackModel, data: TrainData) -> None:
     info, c = data.info, model.config
     example = tuple(model.example_input(1).shape[1:])
     shape = tuple(info["input_shape"])
-    if data.kind in _TEXT_HEADS:
+    if data.kind == "lm":
+        _check_lm_fit(model, info)
+    elif data.kind in _TEXT_HEADS:
         vocab, max_len = getattr(c, "vocab_size", None), getattr(c, "max_len", None)
         if vocab is None:
             raise DataError(
@@ -197,10 +222,28 @@ def check_fit(model: StackModel, data: TrainData) -> None:
         )
     if len(data.splits.test) == 0:
         raise DataError(f"{info['name']} has an empty test split; nothing to evaluate on")
-    if data.kind == "mlm":  # token labels are the ids themselves, checked against vocab above
+    if data.kind in ("mlm", "lm"):  # token labels are the ids themselves, checked above
         return
     for split in (data.splits.train, data.splits.test):
         try:
             check_labels(split.y, c.num_classes)
         except DataError as e:
             raise DataError(f"{info['name']} {e}") from None
+
+
+def _check_lm_fit(model: StackModel, info: dict[str, Any]) -> None:
+    """Causal-LM windows need a causal model whose vocabulary and context hold them."""
+    if not isinstance(model, GPTModel):
+        raise DataError(
+            f"language-model text ({info['name']}) needs a causal gpt model, got a "
+            f"{model.family} model"
+        )
+    c = model.config
+    if info["vocab_size"] > c.vocab_size:
+        raise DataError(
+            f"the tokenizer's {info['vocab_size']} tokens do not fit the model's vocab_size "
+            f"{c.vocab_size}"
+        )
+    context = info["input_shape"][0] - 1
+    if context > c.max_len:
+        raise DataError(f"data windows of {context} tokens exceed the model's context {c.max_len}")

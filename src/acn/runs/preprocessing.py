@@ -50,7 +50,10 @@ def describe_preprocessing(cfg: TrainConfig, data: TrainData) -> dict[str, Any]:
         "std": None if augment.std is None else [float(s) for s in augment.std],
         "loss": cfg.loss,  # "exits": every depth was trained to be an exit of the shared head
     }
-    if info.get("tokenizer_path"):
+    if info["kind"] == "lm":  # a language model's tokenizer travels as its JSON text
+        out["tokenizer"] = info["tokenizer"]
+        out["eos_token_id"] = info["eos_token_id"]
+    elif info.get("tokenizer_path"):
         path = Path(info["tokenizer_path"])
         out["tokenizer"] = read_text(path, "tokenizer file", MAX_TOKENIZER_BYTES, DataError)
         out["max_len"] = int(info["max_len"])

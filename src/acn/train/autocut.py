@@ -52,8 +52,10 @@ def split_validation(cfg: TrainConfig, data: TrainData) -> tuple[TrainData, Arra
     data and None when auto-cut is off. Stratified and a pure function of the seed."""
     if not cfg.auto_cut.enabled:
         return data, None
-    if data.kind == "mlm":
-        raise ConfigError("auto_cut needs labelled data; masked-LM text has no classes to score")
+    if data.kind in ("mlm", "lm"):
+        raise ConfigError(
+            "auto_cut needs labelled data (it cuts by accuracy); language-model text has none"
+        )
     train, val = stratified_split(data.splits.train, cfg.auto_cut.val_fraction, seed=cfg.seed)
     if len(val) == 0 or len(train) == 0:
         raise ConfigError(

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..models.base import StackModel
+from . import fsdp
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ class _MethodRouter(nn.Module):
         self.model = model
 
     def forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.model, method)(*args, **kwargs)
+        # the model's own __call__ for forward, so its hooks (FSDP's all-gathers) run
+        fn = self.model if method == "forward" else getattr(self.model, method)
+        return fn(*args, **kwargs)
 
 
 class TrainingModel:
@@ -130,17 +133,47 @@ class TrainingModel:
     ``features_per_depth(x)`` or ``call(name, ...)`` run through DDP when there is a process
     group (so gradients are all-reduced); any other attribute is the plain model's.
 
+    ``strategy="fsdp"`` shards the model in place instead (:mod:`acn.train.fsdp`; build the
+    optimizer afterwards) and the calls go to the sharded model itself.
+
     A loss should make ONE such call per step (one forward pass) and read everything else off
     its result; further plain-model calls in the same step are fine for parameters DDP knows of.
     """
 
-    def __init__(self, model: StackModel, ctx: DistContext, device: torch.device) -> None:
+    def __init__(
+        self, model: StackModel, ctx: DistContext, device: torch.device, strategy: str = "ddp"
+    ) -> None:
         self.module = model
-        router = _MethodRouter(model)
-        if ctx.enabled:
+        self.sharded = strategy == "fsdp" and ctx.enabled
+        router: nn.Module = _MethodRouter(model)
+        if self.sharded:
+            fsdp.shard(model, device, ctx.world_size)
+        elif ctx.enabled:
             ids = [device.index] if device.type == "cuda" else None
             router = nn.parallel.DistributedDataParallel(router, device_ids=ids)
         self._router = router
+
+    def full_model(self) -> StackModel:
+        """The model with its full weights as an ordinary module: itself, or for FSDP a
+        gathered copy (a collective: every rank calls it)."""
+        return fsdp.full_model(self.module) if self.sharded else self.module
+
+    def optimizer_state(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        """What a checkpoint stores of ``optimizer`` (FSDP: full, keyed by name; a collective)."""
+        if self.sharded:
+            return {"fsdp": fsdp.full_optimizer_state(self.module, optimizer)}
+        return optimizer.state_dict()
+
+    def load_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict) -> None:
+        if "fsdp" in state:  # written by an FSDP run: by parameter name, on any process count
+            fsdp.load_optimizer_state(self.module, optimizer, state["fsdp"])
+        elif self.sharded:
+            raise ConfigError(
+                "this checkpoint's optimizer state was written without FSDP; resume it with "
+                "strategy: ddp"
+            )
+        else:
+            optimizer.load_state_dict(state)
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self._router(method, *args, **kwargs)

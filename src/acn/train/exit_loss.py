@@ -103,7 +103,10 @@ def loss_weights(exits: list[Exit], weights: list[float] | None) -> list[float]:
 def weighted_exit_loss(
     logits: Tensor, targets: Tensor, weights: list[float], label_smoothing: float = 0.0
 ) -> Tensor:
-    """sum_j weights[j] * CE(logits[j], targets) for per-exit logits [E, B, C]."""
+    """sum_j weights[j] * CE(logits[j], targets) for per-exit logits [E, B, C], or per-token
+    logits [E, B, T, V] with token labels [B, T] (-100 not scored), as the ``ce`` loss."""
+    if logits.dim() == 4 and targets.dim() == 2 and not targets.is_floating_point():
+        logits, targets = logits.flatten(1, 2), targets.flatten()
     total = logits.new_zeros((), dtype=torch.float32)
     for w, lj in zip(weights, logits):
         total = total + w * F.cross_entropy(lj.float(), targets, label_smoothing=label_smoothing)
@@ -114,7 +117,11 @@ def exits_loss(model: Any, x: Tensor, targets: Tensor, cfg: Any) -> tuple[Tensor
     """The training loop's ``loss: exits``: one forward (through DDP when distributed), every
     exit scored; returns (loss, the full model's logits)."""
     opts = ExitLossConfig.from_options(dict(getattr(cfg, "loss_options", None) or {}))
-    exits = plan_exits(model, loss_heads(model, opts.heads))
+    heads = loss_heads(model, opts.heads)
+    if model.predicts_per_token and heads == "shared":  # language models: every depth's LM head
+        exits = [Exit(d) for d in range(1, model.depth + 1)]
+    else:
+        exits = plan_exits(model, heads)
     weights = loss_weights(exits, opts.weights)
     smoothing = opts.label_smoothing
     if smoothing is None:

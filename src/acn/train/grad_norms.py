@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.distributed.tensor import DTensor
 
 from ..models.base import StackModel
+from .fsdp import local
 
 
 def _norms(grads: list[Tensor]) -> Tensor:
@@ -19,8 +21,9 @@ def _norms(grads: list[Tensor]) -> Tensor:
 
 
 def clip_with_norm(params: list[nn.Parameter], max_norm: float, total: Tensor) -> None:
-    """Scale gradients so their global norm is at most ``max_norm`` (as ``clip_grad_norm_``)."""
-    grads = [p.grad for p in params if p.grad is not None]
+    """Scale gradients so their global norm is at most ``max_norm`` (as ``clip_grad_norm_``;
+    FSDP: each rank scales its shards)."""
+    grads = [local(p.grad) for p in params if p.grad is not None]
     if not grads:
         return
     coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
@@ -60,6 +63,8 @@ class GradNorms:
         of the average.
         """
         grads = [p.grad for p in self.params]
+        sharded = any(isinstance(g, DTensor) for g in grads)
+        grads = [None if g is None else local(g) for g in grads]  # FSDP: this rank's shards
         if all(g is not None for g in grads):
             index = self._device_bucket(grads[0].device) if grads else None
         else:  # some parameters got no gradient this step
@@ -71,6 +76,8 @@ class GradNorms:
         squares = _norms(grads).pow(2)
         index = index.to(device)
         per_bucket = torch.zeros(self.num_blocks + 1, device=device).index_add_(0, index, squares)
+        if sharded:  # sums of squares of the shards: the whole gradient's
+            torch.distributed.all_reduce(per_bucket)
         total = per_bucket.sum().sqrt()
         finite = torch.isfinite(total)
         per_block = torch.where(finite, per_bucket[: self.num_blocks].sqrt(), 0.0)

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from ..data import Batches
 from ..errors import ConfigError, TrainingDivergedError
 from ..evaluation import evaluate_per_depth
-from ..evaluation.cutoff import cutoff_depth
+from ..evaluation.cutoff import LM_TOLERANCE, cutoff_depth, loss_cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
 from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_yaml
@@ -180,6 +180,7 @@ class Trainer:
         )
         self.metrics = MetricsLog(self.run_dir)
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
+        self._optimizer_state: dict | None = None  # a checkpoint's, loaded once sharding is done
         self._reset_train_stats()
         if resume:
             self._restore()
@@ -193,7 +194,11 @@ class Trainer:
                 raise ConfigError(
                     f"cannot write run directory {self.run_dir}: {e.strerror or e}"
                 ) from None
-        self.train_model = dist.TrainingModel(self.model, ctx, device)
+        self.train_model = dist.TrainingModel(self.model, ctx, device, cfg.strategy)
+        if self.train_model.sharded:
+            self._follow_shards()
+        if self._optimizer_state is not None:
+            self.train_model.load_optimizer_state(self.optimizer, self._optimizer_state)
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -209,8 +214,10 @@ class Trainer:
                     record.update(self.auto_cut_step())
                 if self.ctx.is_main:
                     self.metrics.append(record)
-                self.log(_eval_line(record, cfg.epochs, self.model.depth))
+                self.log(_eval_line(record, cfg.epochs, self.model.depth, self.data.kind))
                 self.save()
+        if self.train_model.sharded:  # the finished run's model is an ordinary, full one
+            self.model = self.train_model.full_model()
         summary = self.summary()
         if self.ctx.is_main:
             write_summary(self.run_dir, summary)
@@ -327,17 +334,21 @@ class Trainer:
         depth = self.model.depth
         test_rows = len(self.data.splits.test)
         lo, hi = dist.shard_bounds(test_rows, self.ctx.rank, self.ctx.world_size)
-        totals = torch.zeros(depth + 5, dtype=torch.float64, device=self.device)
+        # correct per depth, loss x n, n, train stats (2), loss sum per depth
+        totals = torch.zeros(2 * depth + 6, dtype=torch.float64, device=self.device)
+        model = self.train_model.full_model()  # FSDP: gathered on every rank, then local passes
         if hi > lo:
             batches = self.data.test_batches(self.cfg.eval_batch_size, self.device, (lo, hi))
-            ev = evaluate_per_depth(self.model, batches, self.device)
+            ev = evaluate_per_depth(model, batches, self.device)
             totals[: depth + 1] = ev.correct.sum(dim=1).to(totals)
             totals[depth + 1] = ev.loss * ev.num_samples
             totals[depth + 2] = ev.num_samples
-        totals[depth + 3 :] = self.stats.to(totals)
+            totals[depth + 5 :] = ev.nll.double().sum(dim=1).to(totals)
+        totals[depth + 3 : depth + 5] = self.stats.to(totals)
         dist.all_reduce_sum(totals, self.ctx)
         n = float(totals[depth + 2])
         accuracy = (totals[: depth + 1] / n * 100).tolist()
+        loss_per_depth = (totals[depth + 5 :] / n).tolist()
         steps = max(float(self.steps_since_eval()), 1.0)
         record = {
             "epoch": self.epoch,
@@ -347,7 +358,13 @@ class Trainer:
             "test_loss": float(totals[depth + 1]) / n,
             "accuracy": accuracy[-1],
             "accuracy_per_depth": accuracy,
-            "cutoff_depth": cutoff_depth(accuracy, CUTOFF_TOLERANCE),
+            "loss_per_depth": loss_per_depth,
+            # language models: by loss (nats/token); classifiers: by accuracy points
+            "cutoff_depth": (
+                loss_cutoff_depth(loss_per_depth, LM_TOLERANCE)
+                if self.data.kind == "lm"
+                else cutoff_depth(accuracy, CUTOFF_TOLERANCE)
+            ),
             "grad_norm": float(self.norm_sum) / steps,
             "grad_norm_per_block": self.grad_norms.read(),
         }
@@ -355,7 +372,7 @@ class Trainer:
             record.update(self.grad_stats.read())
         if self.dg_share is not None and self.ctx.is_main:
             x, y = self._dg_batch
-            record["dg_share"] = self.dg_share(self.model, x, y)
+            record["dg_share"] = self.dg_share(model, x, y)
         record["time_s"] = round(self.elapsed(), 3)
         self._reset_train_stats()
         return record
@@ -407,7 +424,8 @@ class Trainer:
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self) -> None:
         """Write the checkpoint (rank 0), unless the weights are no longer finite."""
-        finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
+        model = self.train_model.full_model()
+        finite = torch.stack([p.detach().isfinite().all() for p in model.parameters()])
         if not bool(finite.all()):
             raise TrainingDivergedError(
                 f"weights became non-finite by epoch {self.epoch}, step {self.step}; training "
@@ -416,7 +434,7 @@ class Trainer:
         state = {
             "step": self.step,
             "epoch": self.epoch,
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.train_model.optimizer_state(self.optimizer),
             "scheduler": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "rng": rng_state(self.device),
@@ -427,7 +445,7 @@ class Trainer:
             **(self.auto_cut.state_dict(self.model.depth) if self.auto_cut is not None else {}),
         }
         if self.ctx.is_main:  # a failure is a one-line CheckpointError; the last one stays current
-            save_checkpoint(self.run_dir, self.model, state)
+            save_checkpoint(self.run_dir, model, state)
         dist.barrier(self.ctx)
 
     def _restore(self) -> None:
@@ -444,7 +462,7 @@ class Trainer:
                 "to resume anyway"
             )
         self.flops.load_state_dict(state)
-        self.optimizer.load_state_dict(state["optimizer"])
+        self._optimizer_state = state["optimizer"]  # loaded by the TrainingModel (FSDP: sharded)
         self.schedule.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -454,6 +472,14 @@ class Trainer:
         self._eval_step = self.step
         if self.ctx.is_main:
             self.metrics.keep_until(self.step)
+
+    def _follow_shards(self) -> None:
+        """FSDP swapped the model's parameters for sharded ones: the optimizer, the schedule and
+        the gradient norms must hold the new ones."""
+        self.optimizer = build_optimizer(self.model, self.cfg.optim)
+        self.schedule.optimizer = self.optimizer
+        self.schedule._apply()  # the current step's learning rate on the new param groups
+        self.grad_norms = GradNorms(self.model)
 
     # -- reporting ------------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -479,6 +505,7 @@ class Trainer:
             records[-1],
             run_dir=self.run_dir,
             data=self.data.splits.describe(),
+            data_info=self.data.info,
             world_size=self.ctx.world_size,
             amp_dtype=self.amp_dtype,
             device=self.device,
@@ -490,7 +517,14 @@ class Trainer:
         return summary
 
 
-def _eval_line(record: dict[str, Any], epochs: int, depth: int) -> str:
+def _eval_line(record: dict[str, Any], epochs: int, depth: int, kind: str = "") -> str:
+    if kind == "lm":
+        losses = " ".join(f"{v:.3f}" for v in record["loss_per_depth"][1:])
+        return (
+            f"epoch {record['epoch']}/{epochs}  step {record['step']}  "
+            f"train_loss {record['train_loss']:.4f}  val_loss {record['test_loss']:.4f}  "
+            f"per depth {losses}  cutoff {record['cutoff_depth']}/{depth}"
+        )
     return (
         f"epoch {record['epoch']}/{epochs}  step {record['step']}  "
         f"train_loss {record['train_loss']:.4f}  test_loss {record['test_loss']:.4f}  "

@@ -25,6 +25,7 @@ from .compile_speedup import compile_speedup
 from .context import BenchContext, skipped
 from .deploy import deploy_speedup_vs_flops
 from .early_exit import early_exit_speedup
+from .lm import generate, lm_train_step
 from .mfu import mfu
 from .peers import peer_speedup
 from .probe_overhead import probe_overhead_ratio
@@ -41,6 +42,8 @@ ITEMS: dict[str, Callable[[BenchContext], dict[str, Any]]] = {
     "mfu": mfu,
     "peer_speedup": peer_speedup,
     "compile_speedup": compile_speedup,
+    "lm_train_step": lm_train_step,
+    "generate": generate,
 }
 JSON_FILE, MD_FILE = "benchmarks.json", "BENCHMARKS.md"
 SHARED_LOAD = 0.5  # 1-minute load average before the run above which the machine was not idle
