@@ -10,7 +10,14 @@ import torch
 from PIL import Image
 
 import acn
-from acn.analysis.history import Heatmap, history_heatmap, normalize_epochs, run_heatmaps
+from acn.analysis.history import (
+    Heatmap,
+    early_late_ratio,
+    early_late_ratios,
+    history_heatmap,
+    normalize_epochs,
+    run_heatmaps,
+)
 from acn.analysis.plots import plot_accuracy_vs_depth, plot_heatmaps, shared_range
 from acn.analysis.probe import ProbeResult, probe
 from acn.errors import ConfigError, DataError
@@ -72,6 +79,26 @@ def test_run_heatmaps_reads_the_run_and_normalises_only_grad_norms(tmp_path):
     assert maps["grad_norm"].values == [[1.0, 0.5, 1.0], [1 / 3, 1.0, 0.5]]
     assert maps["dg_share"].values == [[0.5, 0.25], [1.0, 1.0]]
     assert maps["incremental"].values[0] == [30.0, 50.0, 70.0]
+
+
+def test_training_step_statistics_are_views_and_probe_norms_are_normalised(tmp_path):
+    stats = {"dg_cosine": [0.9, 1.0], "dg_norm_ratio": [0.3, 1.0], "probe_grad_norm": [4.0, 1.0]}
+    write_run(tmp_path / "run", [{**RECORDS[0], **stats}, RECORDS[1]])
+    maps = run_heatmaps(tmp_path / "run", "run", normalize="epoch")
+    assert maps["dg_cosine"].values == [[0.9], [1.0]]
+    assert maps["dg_norm_ratio"].values == [[0.3], [1.0]]
+    assert maps["probe_grad_norm"].values == [[1.0], [0.25]]  # divided by the epoch's peak
+
+
+def test_early_late_ratio_is_first_quarter_over_last_quarter():
+    # 8 blocks: quarters are blocks 1-2 and 7-8
+    values = [[v, 2 * v] for v in (8.0, 4.0, 1.0, 1.0, 1.0, 1.0, 2.0, 1.0)]
+    assert early_late_ratio(values, 0) == pytest.approx((8 + 4) / (2 + 1))
+    heat = Heatmap("r", [1, 2], values)
+    assert early_late_ratios(heat) == pytest.approx([4.0, 4.0])
+    assert early_late_ratios(normalize_epochs(heat)) == pytest.approx([4.0, 4.0])
+    assert early_late_ratio([[3.0], [1.5]], 0) == pytest.approx(2.0)  # fewer than 4 blocks
+    assert math.isnan(early_late_ratio([[3.0], [0.0]], 0))
 
 
 def test_run_heatmaps_errors(tmp_path):

@@ -27,6 +27,7 @@ TRAIN = [
     "--model.overrides.token_hidden=8",
     "--model.overrides.channel_hidden=16",
     "--dg_share=true",
+    "--grad_stats=true",
     "--no-progress",
 ]
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,13 +48,14 @@ def commands(run: Path, out: Path) -> dict[str, list[str]]:
     """One invocation per subcommand, each with the flags it takes."""
     r = str(run)
     return {
-        "demo": ["--quick", "--out", str(out / "demo"), "--seed", "1", "--epochs", "1"],
+        "demo": ["--scale", "smoke", "--out", str(out / "demo"), "--seed", "1", "--epochs", "1"],
         "models": ["mixer_*"],
         "reproduce": ["compression", "--scale", "smoke", "--seeds", "1", "--out", str(out / "rep")]
         + ["--runs", str(out / "rep-runs"), "--device", "cpu", "--note", "end-to-end test"],
         "report": ["--out", str(out / "rep")],
         "bench": [
-            "--smoke",
+            "--scale",
+            "smoke",
             "--only",
             "mfu",
             "--threads",
@@ -105,7 +107,12 @@ WRITES = {
     "compress": ["compress/model.safetensors", "compress/compress.json"],
     "prune": ["prune/prune.csv", "prune/prune.json", "prune/models/run/sparsity-50.safetensors"],
     "probe": ["probe/run.csv", "probe/probe.json", "probe/accuracy_vs_depth.png"],
-    "grads": ["grads/grad_norms.png", "grads/dg_share.png", "grads/grads.json"],
+    "grads": [
+        "grads/grad_norms.png",
+        "grads/dg_share.png",
+        "grads/dg_cosine.png",
+        "grads/grads.json",
+    ],
     "exit": ["exit/exit_report.json", "exit/sweep.png"],
     "export": ["export/model.d2-all.pt2", "export/model.d2-all.pt2.json"],
 }

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import acn
+from acn.analysis.noise import noise_drop
 from acn.cli import main
 from acn.evaluation import evaluate_per_depth
 from acn.runs.evaldata import eval_config, load_eval_data
-from acn.train.gradient_share import direct_gradient_share
+from acn.train.gradient_share import direct_gradient_share, gradient_statistics
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,26 @@ def test_probe_with_noise_is_seeded(runs, tmp_path):
     assert accuracy(0, 0.0) != noisy
 
 
+def test_probe_with_noise_reports_clean_accuracy_and_the_drop(runs, tmp_path, capsys):
+    argv = ["probe", str(runs["acn"]), "--bootstrap", "5", "--out", str(tmp_path / "noisy")]
+    assert main([*argv, "--noise-sigma", "0.6", "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    result = json.loads((tmp_path / "noisy" / "run_acn.json").read_text())
+    # the oracles: the clean probe of the same model, and the library's seeded noise draw
+    assert main(["probe", str(runs["acn"]), "--bootstrap", "5", "--out", str(tmp_path / "c")]) == 0
+    clean = json.loads((tmp_path / "c" / "run_acn.json").read_text())
+    assert result["clean_accuracy"] == clean["accuracy"] and clean["noise_drop"] is None
+    model = acn.load(runs["acn"])
+    drop = noise_drop(model, load_eval_data(eval_config(runs["acn"])), 0.6, 0.0, seed=3)
+    assert result["accuracy"] == pytest.approx(drop.noisy)
+    assert result["noise_drop"] == pytest.approx(drop.drop)
+    assert result["noise_drop"][-1] == pytest.approx(clean["accuracy"][-1] - result["accuracy"][-1])
+    assert max(abs(d) for d in result["noise_drop"]) > 0  # sigma 0.6 changes predictions
+    assert f"a drop of {result['noise_drop'][-1]:.2f} points" in text
+    header = (tmp_path / "noisy" / "run_acn.csv").read_text().splitlines()[0]
+    assert header.endswith("clean_accuracy,noise_drop")
+
+
 def test_probe_errors_are_one_line(runs, tmp_path, capsys):
     (tmp_path / "bad.safetensors").write_bytes(b"not a model")
     vector_data = tmp_path / "vec.npz"
@@ -105,6 +126,8 @@ def write_metrics(run, model, x, y, epochs: int, dg: bool) -> list[dict]:
         }
         if dg:
             rec["dg_share"] = direct_gradient_share(model, x, y)
+            stats = gradient_statistics(model, x, y)
+            rec["dg_cosine"], rec["dg_norm_ratio"] = stats.cosine, stats.norm_ratio
         records.append(rec)
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return records
@@ -120,7 +143,8 @@ def test_grads_draws_heatmaps_from_metrics(runs, tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "no dg_share logged by run_residual" in text
-    for name in ("grad_norms.png", "incremental.png", "dg_share.png"):
+    assert "no dg_cosine logged by run_residual" in text
+    for name in ("grad_norms.png", "incremental.png", "dg_share.png", "dg_cosine.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     report = json.loads((tmp_path / "grads.json").read_text())
     acn_norms = report["grad_norm"]["runs"][0]
@@ -130,6 +154,10 @@ def test_grads_draws_heatmaps_from_metrics(runs, tmp_path, capsys):
     assert [p["label"] for p in report["dg_share"]["runs"]] == ["run_acn"]
     assert report["dg_share"]["runs"][0]["values"][0][0] == recs["acn"][0]["dg_share"][0]
     assert report["incremental"]["runs"][1]["values"][0] == [1.0, 1.0, 1.0]
+    assert report["dg_cosine"]["runs"][0]["values"][0][0] == recs["acn"][0]["dg_cosine"][0]
+    # grad norms 1/(epoch + k): blocks 1 and 3 (of 3) are the first and last "quarters"
+    ratios = report["grad_norm"]["early_late_ratio"]["run_acn"]
+    assert ratios == pytest.approx([(e + 2) / e for e in (1, 2, 3)])
 
 
 def test_grads_errors_are_one_line(runs, tmp_path, capsys):

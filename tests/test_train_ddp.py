@@ -33,6 +33,7 @@ def test_two_processes_match_one(tmp_path):
         "--optim.warmup_epochs=0.5",
         "--augment.cutmix_prob=0.5",  # augmentation must be drawn for the global batch
         "--augment.flip=true",
+        "--grad_stats=true",  # the direct-gradient pass is averaged over processes too
     ]
     config = tmp_path / "c.yaml"
     config.write_text("model: {name: mixer_s8}\n")
@@ -52,6 +53,8 @@ def test_two_processes_match_one(tmp_path):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
         assert b["test_loss"] == pytest.approx(a["test_loss"], rel=1e-4)
         assert b["grad_norm_per_block"] == pytest.approx(a["grad_norm_per_block"], rel=1e-3)
+        for key in ("dg_cosine", "dg_norm_ratio", "probe_grad_norm"):
+            assert b[key] == pytest.approx(a[key], rel=1e-3), key
     wa = load_file(str(one / "checkpoint" / "model.safetensors"))
     wb = load_file(str(two / "checkpoint" / "model.safetensors"))
     # In the AC Mixer block the token-mixing output bias is a per-token constant that the next

@@ -13,9 +13,11 @@ from torch import nn
 from _words import WORDS
 from acn.errors import ConfigError, DataError
 from acn.evaluation import evaluate_per_depth
+from acn.models import create_model
 from acn.runs import Run
 from acn.runs.inputs import load_train_data
 from acn.train import load_config, train
+from acn.train.distributed import DistContext, TrainingModel
 from acn.train.losses import cross_entropy
 
 TINY = {"depth": 2, "dim": 32, "num_heads": 2, "mlp_hidden": 64}
@@ -166,21 +168,24 @@ def test_evaluate_real_bert_matches_logits_per_depth(tmp_path):
     )
 
 
-def test_ce_loss_on_tokens_ignores_unmasked_positions():
-    logits = torch.randn(2, 5, 7)
-    y = torch.full((2, 5), -100)
-    y[0, 1], y[1, 4] = 3, 6
-    model = SimpleNamespace(config=SimpleNamespace(exit_branches=()))
-    model_fn = lambda x: logits  # noqa: E731
-    fake = type("M", (), {"config": model.config, "__call__": lambda self, x: model_fn(x)})()
+def test_ce_loss_on_tokens_is_the_full_logits_loss_at_the_scored_positions():
+    # the loss runs the head only where labels are scored; the oracle is model(x), which runs
+    # it everywhere
+    torch.manual_seed(0)
+    model = create_model("bert_tiny_mlm", "acn", vocab_size=50, max_len=8, **TINY)
+    x = torch.randint(5, 50, (2, 8))
+    y = torch.full((2, 8), -100)
+    y[0, 1], y[1, 4], y[1, 6] = 7, 9, 11
     cfg = SimpleNamespace(optim=SimpleNamespace(label_smoothing=0.1))
-    loss, out = cross_entropy(fake, None, y, cfg)
-    want = nn.functional.cross_entropy(
-        logits[[0, 1], [1, 4]], torch.tensor([3, 6]), label_smoothing=0.1
-    )
-    assert out is logits and torch.allclose(loss, want)
-    empty, _ = cross_entropy(fake, None, torch.full((2, 5), -100), cfg)
-    assert float(empty) == 0.0
+    wrapped = TrainingModel(model, DistContext(), torch.device("cpu"))
+    loss, out = cross_entropy(wrapped, x, y, cfg)
+    full = model(x)  # [B, T, V]
+    scored = y != -100
+    want = nn.functional.cross_entropy(full[scored], y[scored], label_smoothing=0.1)
+    assert out.shape == (3, 50) and torch.allclose(out, full[scored], atol=1e-5)
+    assert torch.allclose(loss, want, atol=1e-6)
+    empty, _ = cross_entropy(wrapped, x, torch.full((2, 8), -100), cfg)
+    assert float(empty.detach()) == 0.0
 
 
 def test_mlm_data_needs_an_mlm_head(tmp_path):

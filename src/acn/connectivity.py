@@ -57,9 +57,9 @@ the current layer output and a running sum, never a list of all layer outputs.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -167,6 +167,11 @@ class StackState:
     n streams, [..., n, D]), ``out`` is what the head reads at this depth. ``history`` holds
     x_0..x_depth only for the dense modes, which need them; ``values`` the first block's attention
     values for value-residual.
+
+    For a sequence, every tensor is per position: ``h``, ``out`` and ``history`` are token-major
+    [B, T, ...], ``values`` [B, heads, T, D/heads] (as attention holds them). :meth:`cat` and
+    :meth:`split` join and cut states along that token axis, so a decoder can run the first
+    blocks on single tokens and the later ones on several positions at once.
     """
 
     h: Tensor
@@ -174,6 +179,46 @@ class StackState:
     depth: int = 0
     history: list[Tensor] | None = field(default=None)
     values: Tensor | None = None
+
+    # the token axis of each per-position field
+    TIME_AXIS: ClassVar[dict[str, int]] = {"h": 1, "out": 1, "history": 1, "values": 2}
+
+    @classmethod
+    def cat(cls, states: Sequence[StackState]) -> StackState:
+        """States of consecutive positions, all at one depth, joined along the token axis."""
+        first = states[0]
+        if any(s.depth != first.depth for s in states):
+            raise ConfigError("only states at one depth can be joined")
+        axis = cls.TIME_AXIS
+        h = torch.cat([s.h for s in states], dim=axis["h"])
+        same = all(s.out is s.h for s in states)
+        out = h if same else torch.cat([s.out for s in states], dim=axis["out"])
+        history = None
+        if first.history is not None:
+            columns = zip(*(s.history for s in states))  # type: ignore[arg-type]
+            history = [torch.cat(list(c), dim=axis["history"]) for c in columns]
+        values = None
+        if first.values is not None:
+            values = torch.cat([s.values for s in states], dim=axis["values"])  # type: ignore[misc]
+        return cls(h=h, out=out, depth=first.depth, history=history, values=values)
+
+    def split(self, sizes: Sequence[int]) -> list[StackState]:
+        """The inverse of :meth:`cat`: this state cut along the token axis into ``sizes``."""
+        axis, sizes = self.TIME_AXIS, list(sizes)
+        hs = self.h.split(sizes, dim=axis["h"])
+        outs = hs if self.out is self.h else self.out.split(sizes, dim=axis["out"])
+        n = len(sizes)
+        hist: list[list[Tensor] | None] = [None] * n
+        if self.history is not None:
+            parts = [t.split(sizes, dim=axis["history"]) for t in self.history]
+            hist = [[p[i] for p in parts] for i in range(n)]
+        vals: Sequence[Tensor | None] = [None] * n
+        if self.values is not None:
+            vals = self.values.split(sizes, dim=axis["values"])
+        return [
+            StackState(h=hs[i], out=outs[i], depth=self.depth, history=hist[i], values=vals[i])
+            for i in range(n)
+        ]
 
     def select(self, index: Tensor) -> StackState:
         """Keep only the batch rows in ``index`` (early exit drops the samples that left)."""

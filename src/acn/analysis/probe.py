@@ -26,6 +26,7 @@ from ..utils import json_safe
 from .influence import BlockInfluence
 
 COLUMNS = ("depth", "accuracy", "incremental", "bi_chain", "bi_readout")
+NOISE_COLUMNS = ("clean_accuracy", "noise_drop")  # with test-time noise
 LM_COLUMNS = ("depth", "loss", "perplexity", "accuracy", "bi_chain", "bi_readout")
 
 
@@ -39,7 +40,9 @@ class ProbeResult:
     """What :func:`probe` measured for one model.
 
     ``accuracy`` and ``incremental`` have one entry per depth 0..L; ``bi_chain``/``bi_readout``
-    (see :mod:`acn.analysis.influence`) one per block 1..L.
+    (see :mod:`acn.analysis.influence`) one per block 1..L. When the probe ran on noisy inputs,
+    ``clean_accuracy`` holds the same model's accuracy on the clean inputs and ``noise_drop``
+    the difference (clean minus noisy) at every depth.
     """
 
     name: str
@@ -51,6 +54,7 @@ class ProbeResult:
     num_samples: int
     loss: float
     info: dict[str, Any] = field(default_factory=dict)
+    clean_accuracy: list[float] | None = None
     loss_per_depth: list[float] | None = None  # language models: nats/token at depth 0..L
 
     @property
@@ -60,10 +64,6 @@ class ProbeResult:
     @property
     def perplexity(self) -> list[float] | None:
         return None if self.loss_per_depth is None else [math.exp(v) for v in self.loss_per_depth]
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return LM_COLUMNS if self.is_lm else COLUMNS
 
     @property
     def depth(self) -> int:
@@ -77,8 +77,21 @@ class ProbeResult:
     def incremental(self) -> list[float | None]:
         return incremental(self.accuracy)
 
+    @property
+    def noise_drop(self) -> list[float] | None:
+        """Clean minus noisy accuracy at every depth (points), when the probe ran on noise."""
+        if self.clean_accuracy is None:
+            return None
+        return [c - a for c, a in zip(self.clean_accuracy, self.accuracy)]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self.is_lm:
+            return LM_COLUMNS
+        return COLUMNS + (NOISE_COLUMNS if self.clean_accuracy is not None else ())
+
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per depth 0..L with the keys in :data:`COLUMNS` (None where undefined)."""
+        """One dict per depth 0..L with the keys in :attr:`columns` (None where undefined)."""
         bi = [None, *self.bi_chain], [None, *self.bi_readout]
         if self.is_lm:
             return [
@@ -87,14 +100,19 @@ class ProbeResult:
                     zip(self.loss_per_depth, self.perplexity, self.accuracy)
                 )
             ]
-        return [
+        rows = [
             dict(zip(COLUMNS, (k, acc, inc, bi[0][k], bi[1][k])))
             for k, (acc, inc) in enumerate(zip(self.accuracy, self.incremental))
         ]
+        if self.clean_accuracy is not None and self.noise_drop is not None:
+            for row, clean, drop in zip(rows, self.clean_accuracy, self.noise_drop):
+                row.update(clean_accuracy=clean, noise_drop=drop)
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["incremental"] = self.incremental
+        out["noise_drop"] = self.noise_drop
         out["depth"] = self.depth
         if self.is_lm:
             out["perplexity"] = self.perplexity
@@ -116,13 +134,22 @@ class ProbeResult:
         if self.is_lm:
             return self._lm_table()
         lines = [f"{self.label}: {self.num_samples} test samples, loss {self.loss:.4f}"]
-        lines.append(f"{'depth':>5} {'acc %':>7} {'incr':>7} {'BI chain':>9} {'BI read':>9}")
+        noisy = self.clean_accuracy is not None
+        head = f"{'depth':>5} {'acc %':>7} {'incr':>7} {'BI chain':>9} {'BI read':>9}"
+        lines.append(head + (f" {'clean %':>7} {'drop':>7}" if noisy else ""))
         for r in self.rows():
             cells = [f"{r['depth']:>5}", f"{r['accuracy']:>7.2f}"]
             cells.append(_fmt(r["incremental"], "+7.2f"))
             cells += [_fmt(r["bi_chain"], "9.4f"), _fmt(r["bi_readout"], "9.4f")]
+            if noisy:
+                cells += [f"{r['clean_accuracy']:>7.2f}", f"{r['noise_drop']:>+7.2f}"]
             lines.append(" ".join(cells))
         c = self.cutoff
+        if self.clean_accuracy is not None and self.noise_drop is not None:
+            lines.append(
+                f"noise: clean {self.clean_accuracy[-1]:.2f}% -> noisy {self.accuracy[-1]:.2f}% "
+                f"at full depth, a drop of {self.noise_drop[-1]:.2f} points"
+            )
         lines.append(
             f"cutoff depth {c.cutoff} of {self.depth} (within {c.tolerance:g} points of the full "
             f"model); bootstrap 95% interval [{c.low}, {c.high}], mode {c.mode}, "
@@ -166,10 +193,12 @@ def probe(
     seed: int = 0,
     device: str | torch.device | None = None,
     info: dict[str, Any] | None = None,
+    clean_accuracy: list[float] | None = None,
     lm: bool = False,
 ) -> ProbeResult:
-    """Probe ``model`` on prepared (x, y) test batches; one forward pass per batch. ``lm``: a
-    language model, whose cutoff is by loss (``tolerance`` in nats/token)."""
+    """Probe ``model`` on prepared (x, y) test batches; one forward pass per batch.
+    ``clean_accuracy``: when the batches are noisy, the model's accuracy on the clean ones.
+    ``lm``: a language model, whose cutoff is by loss (``tolerance`` in nats/token)."""
     meter = BlockInfluence(model.depth)
     evaluation = evaluate_per_depth(model, batches, device, on_step=meter)
     bi = meter.result()
@@ -187,5 +216,6 @@ def probe(
         num_samples=evaluation.num_samples,
         loss=evaluation.loss,
         info=dict(info or {}),
+        clean_accuracy=clean_accuracy,
         loss_per_depth=evaluation.loss_per_depth if lm else None,
     )

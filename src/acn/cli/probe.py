@@ -15,6 +15,7 @@ import torch
 from ..analysis.plots import plot_accuracy_vs_depth
 from ..analysis.probe import ProbeResult, probe
 from ..errors import DataError
+from ..evaluation import evaluate_per_depth
 from ..evaluation.cutoff import LM_TOLERANCE
 from ..runs.evaldata import eval_data, with_noise
 from ..runs.run import CHECKPOINT_DIR
@@ -68,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--noise-sigma",
         type=non_negative_float,
         default=0.0,
-        help="std of Gaussian noise on the [0,1] pixels (default 0)",
+        help="std of Gaussian noise on the [0,1] pixels (default 0); with noise the clean "
+        "accuracy and the drop (clean minus noisy) are reported too",
     )
     p.add_argument(
         "--salt-pepper",
@@ -117,7 +119,11 @@ def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.dev
     model = load(path, device)
     if getattr(model.config, "head", None) == "mlm":
         raise DataError(f"{path} is a masked-LM model; probing needs a classification head")
-    data = with_noise(eval_data(model, path, args.data), args.noise_sigma, args.salt_pepper)
+    clean = eval_data(model, path, args.data)
+    data = with_noise(clean, args.noise_sigma, args.salt_pepper)
+    clean_accuracy = None
+    if data is not clean:  # the drop from clean is the robustness quantity: score both
+        clean_accuracy = evaluate_per_depth(model, clean.batches(args.batch_size), device).accuracy
     lm = data.kind == "lm"
     tolerance = args.tolerance if args.tolerance is not None else (LM_TOLERANCE if lm else 0.5)
     torch.manual_seed(args.seed)  # test-time noise draws from the global generator
@@ -138,6 +144,7 @@ def probe_one(path: Path, name: str, args: argparse.Namespace, device: torch.dev
         seed=args.seed,
         device=device,
         info=info,
+        clean_accuracy=clean_accuracy,
         lm=lm,
     )
 

@@ -46,7 +46,12 @@ SOURCES: dict[str, Source] = {
     "wds": Source(load_wds, True, "wds:DIR|GLOB  WebDataset image shards (KEY.jpg|png + KEY.cls)"),
     "npz": Source(load_npz, True, "npz:FILE  arrays x, y [, x_test, y_test]"),
     "tsv": Source(load_tsv, True, "tsv:DIR  train.tsv + test/validation.tsv text classification"),
-    "text": Source(load_text, True, "text:FILE  raw text for masked-language modelling"),
+    "text": Source(
+        load_text,
+        True,
+        "text:FILE[:FILE...]  unlabelled text for masked-language modelling (a .tsv: its "
+        "sentence column)",
+    ),
     "lm": Source(load_lm, True, "lm:FILE  UTF-8 text for causal language models (char or BPE)"),
 }
 

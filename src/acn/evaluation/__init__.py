@@ -2,10 +2,12 @@
 
 - :mod:`.per_depth`: per-depth accuracy (one forward per batch, per-sample correctness);
 - :mod:`.cutoff`: the smallest depth within a tolerance of the full model, and its bootstrap
-  interval over test samples.
+  interval over test samples;
+- :mod:`.masked_lm`: the masked-LM pretraining gate (accuracy against the unigram rate).
 """
 
 from .cutoff import CutoffInterval, bootstrap_cutoff, cutoff_depth, cutoff_depths
+from .masked_lm import GATE_MARGIN, MaskedLMGate, masked_lm_gate
 from .per_depth import (
     IGNORE_INDEX,
     DepthEvaluation,
@@ -15,7 +17,9 @@ from .per_depth import (
 )
 
 __all__ = [
+    "GATE_MARGIN",
     "IGNORE_INDEX",
+    "MaskedLMGate",
     "CutoffInterval",
     "DepthEvaluation",
     "bootstrap_cutoff",
@@ -24,4 +28,5 @@ __all__ = [
     "cutoff_depths",
     "evaluate_per_depth",
     "is_token_labels",
+    "masked_lm_gate",
 ]

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..connectivity import StackState
 from ..models.base import StackModel
-from .cache import ModelCache, cat_states, split_states
+from .cache import ModelCache
 from .decode import Streamer, count_new, last_logits, run_blocks, sync
 from .result import GenerationResult
 from .sampling import Sampling
@@ -69,8 +69,8 @@ def decode_early_exit(
             while state.depth < depth:
                 behind = p + n - cache.length(state.depth)  # earlier positions this block lacks
                 if behind:
-                    joined = stack.step(cat_states([*pending[-behind:], state]))
-                    *caught_up, state = split_states(joined, [1] * (behind + 1))
+                    joined = stack.step(StackState.cat([*pending[-behind:], state]))
+                    *caught_up, state = joined.split([1] * (behind + 1))
                     pending[-behind:] = caught_up
                 else:
                     state = stack.step(state)

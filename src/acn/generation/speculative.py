@@ -29,8 +29,9 @@ import time
 import torch
 from torch import Tensor
 
+from ..connectivity import StackState
 from ..models.base import StackModel
-from .cache import ModelCache, cat_states
+from .cache import ModelCache
 from .decode import Streamer, count_new, last_logits, run_blocks, sync
 from .result import GenerationResult
 from .sampling import Sampling, draw
@@ -79,7 +80,7 @@ def decode_self_speculative(
                 else:
                     token = logits.argmax(dim=-1)
                 drafts.append(token)
-            verified = run_blocks(model, cat_states(states), depth)
+            verified = run_blocks(model, StackState.cat(states), depth)
             full = model.predict(stack.read(verified))[0]  # [gamma + 1, V]
             new = _accept(drafts, q, full, sampling, generator)
             cache.crop(done + len(new))  # u and the kept drafts; the last new token is the next u

@@ -1,8 +1,10 @@
-"""BERT-style encoder: post-LN blocks as in original BERT, with an MLM or a classification head.
+"""BERT-style encoder: post-LN blocks as in original BERT (or pre-LN, ``norm_first``), with an MLM
+or a classification head.
 
-AC-BERT (paper.md section 2.3) removes both residual adds of every layer and keeps both
+AC-BERT (the paper's section 2.3) removes both residual adds of every layer and keeps both
 LayerNorms; its head reads x_0 + sum_i x_i, where x_0 is the embedding output (after BERT's
-embedding LayerNorm).
+embedding LayerNorm). With ``norm_first`` the blocks are pre-LN (as the ViT's) and a final
+LayerNorm sits before the head, as in pre-LN transformers.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ class BertConfig(ModelConfig):
     mlp_hidden: int = 3072
     pad_id: int = 0
     head: str = "cls"  # "cls": pooler + classifier; "mlm": masked-LM head tied to the embeddings
-    # The authors' BERT recipe uses dropout 0 (paper.md section 5.5).
+    # The authors' BERT recipe uses dropout 0 (the paper's section 5.5).
     dropout: float = 0.0
     num_classes: int = 2
+    # pre-LN blocks and a final LayerNorm (default: post-LN, as the original BERT and AC-BERT)
+    norm_first: bool = False
 
 
 class BertEmbed(nn.Module):
@@ -138,10 +142,17 @@ class BertModel(StackModel):
     def build_block(self, index: int, wiring: Wiring) -> nn.Module:
         c = self.config
         return TransformerBlock(
-            c.dim, c.num_heads, c.mlp_hidden, wiring=wiring, norm_first=False, dropout=c.dropout
+            c.dim,
+            c.num_heads,
+            c.mlp_hidden,
+            wiring=wiring,
+            norm_first=c.norm_first,
+            dropout=c.dropout,
         )
 
     def build_norm(self) -> nn.Module:
+        if self.config.norm_first:
+            return nn.LayerNorm(self.config.dim, eps=1e-12)
         return nn.Identity()  # post-LN: every layer already ends in a LayerNorm
 
     def build_head(self) -> nn.Module:

@@ -1,7 +1,7 @@
 """Training configuration: plain nested dataclasses, read from YAML plus ``--key=value`` overrides.
 
 A run is fully described by one :class:`TrainConfig`. ``load_config(path, overrides)`` merges, in
-order, the dataclass defaults (the authors' CIFAR Mixer training recipe, paper.md section 6,
+order, the dataclass defaults (the authors' CIFAR Mixer training recipe, the paper's section 6,
 applied to the 8-layer paper-style Mixer on the embedded MNIST subset so that the bare defaults
 train without a download; ``configs/cifar_mixer_paper.yaml`` names the paper's model and data),
 the YAML file
@@ -150,6 +150,10 @@ class TrainConfig:
     loss_options: dict[str, Any] = field(default_factory=dict)  # read by the chosen loss
     dg_share: bool = False  # log the direct-gradient share per block at each evaluation
     dg_share_batch: int = 256  # size of the fixed test batch it is measured on
+    # log the DG/FG cosine and norm ratio per block, averaged over the training steps between
+    # evaluations, measured at every grad_stats_every-th step (acn.train.grad_stats)
+    grad_stats: bool = False
+    grad_stats_every: int = 1
     auto_cut: AutoCutSection = field(default_factory=AutoCutSection)
     # A model file or run directory whose weights start this run (fine-tuning, transfer, healing):
     # every tensor whose name and shape match the new model is copied, the rest (e.g. a head for
@@ -164,7 +168,8 @@ class TrainConfig:
         anywhere in the config (options dictionaries included) must be finite.
         """
         _check_finite(to_dict(self))
-        for key in ("epochs", "batch_size", "eval_batch_size", "eval_every", "dg_share_batch"):
+        counts = ("epochs", "batch_size", "eval_batch_size", "eval_every", "dg_share_batch")
+        for key in (*counts, "grad_stats_every"):
             _check_range(key, getattr(self, key), 1, MAX_COUNT)
         _check_range("seed", self.seed, -(2**63), 2**63 - 1)
         o = self.optim
@@ -236,7 +241,17 @@ def _check_finite(values: Any, key: str = "") -> None:
 # Settings a resumed run may change without leaving the path of the interrupted run: what is
 # evaluated and logged, where it runs, and ``epochs`` (continuing a finished run for more epochs).
 RESUME_MAY_CHANGE = frozenset(
-    {"epochs", "eval_batch_size", "eval_every", "dg_share", "dg_share_batch", "device", "out_dir"}
+    {
+        "epochs",
+        "eval_batch_size",
+        "eval_every",
+        "dg_share",
+        "dg_share_batch",
+        "grad_stats",
+        "grad_stats_every",
+        "device",
+        "out_dir",
+    }
 )
 
 

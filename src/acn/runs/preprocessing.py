@@ -23,6 +23,8 @@ from ..data import AugmentConfig, cache_dir, parse_spec
 from ..data.cache import write_text_atomic
 from ..data.registry import SOURCES
 from ..errors import ACNError, CheckpointError, ConfigError, DataError
+from ..models.pretrained import read_pretrained_cfg
+from ..serialization import read_metadata, resolve_model_path
 from ..utils import read_text
 from .config import DataSection, TrainConfig, from_dict
 from .inputs import TrainData
@@ -95,6 +97,23 @@ def eval_config_from(
     accepted = SOURCES[parse_spec(section.spec)[0]].options()
     options = {k: v for k, v in options.items() if k in accepted}
     return TrainConfig(data=dataclasses.replace(section, options=options), augment=augment)
+
+
+def inherit_tokenizer(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with ``data.options.tokenizer`` set to the tokenizer of its ``init_from`` model
+    when that model recorded one and ``cfg`` names none: a text model fine-tuned from a
+    pretrained one must read the token ids it was pretrained on (a tokenizer trained afresh on
+    the new data would map the same ids to other words). Otherwise ``cfg`` as it is."""
+    if cfg.init_from is None or "tokenizer" in cfg.data.options:
+        return cfg
+    if "tokenizer" not in SOURCES[parse_spec(cfg.data.spec)[0]].options():
+        return cfg
+    path = resolve_model_path(Path(cfg.init_from).expanduser())
+    text = read_pretrained_cfg(read_metadata(path), str(path)).get("tokenizer")
+    if not isinstance(text, str):
+        return cfg
+    options = {**cfg.data.options, "tokenizer": str(tokenizer_file(text))}
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, options=options))
 
 
 def tokenizer_file(text: str) -> Path:

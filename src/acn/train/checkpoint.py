@@ -35,12 +35,12 @@ from safetensors import SafetensorError
 
 from ..errors import CheckpointError
 from ..models.base import StackModel
+from ..runs.run import CHECKPOINT_DIR  # the pointer
 from ..serialization import CHECKSUMS_FILE, MODEL_FILE, read_metadata, verify_checksums
 from ..serialization import load as load_model_file
 from ..serialization import save as save_model_file
 from ..utils import atomic_write, first_line, fsync_dir, sha256_file, write_json
 
-CHECKPOINT_DIR = "checkpoint"  # the pointer
 STEPS_DIR = "checkpoints"  # where the step directories live
 STATE_FILE = "state.pt"
 STATE_FORMAT = 1
@@ -220,3 +220,14 @@ def _remove_all_but_current(run_dir: Path) -> None:
             if current is None and not d.name.startswith(_TMP_PREFIX):
                 continue  # no pointer at all: never delete a possibly complete checkpoint
             shutil.rmtree(d, ignore_errors=True)
+
+
+def kept_checkpoint(run_dir: str | Path) -> str:
+    """What a failed run left behind, for its error message: the last good checkpoint, if any."""
+    if not has_checkpoint(run_dir):
+        return "no checkpoint had been written yet"
+    try:
+        epoch = read_state(run_dir)["epoch"]
+    except CheckpointError:
+        epoch = "?"
+    return f"the last good checkpoint ({checkpoint_dir(run_dir)}, epoch {epoch}) is intact"

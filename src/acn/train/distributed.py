@@ -37,6 +37,19 @@ class DistContext:
         return self.world_size > 1 or dist.is_initialized()
 
 
+def amp_setup(mode: str, device: torch.device) -> tuple[torch.dtype | None, Any]:
+    """(autocast dtype or None, GradScaler or None): AMP is for CUDA only."""
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None, None
+    if device.type != "cuda":
+        raise ConfigError(f"amp={mode} needs a CUDA device, training runs on {device}")
+    if mode == "auto":
+        mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if mode == "bf16":
+        return torch.bfloat16, None
+    return torch.float16, torch.amp.GradScaler("cuda")
+
+
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto`` -> cuda (this process's GPU under torchrun) if available, else cpu."""
     if name == "auto":

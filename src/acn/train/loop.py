@@ -28,8 +28,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import Batches
-from ..errors import CheckpointError, ConfigError, TrainingDivergedError
-from ..evaluation import IGNORE_INDEX, evaluate_per_depth, is_token_labels
+from ..errors import ConfigError, TrainingDivergedError
+from ..evaluation import evaluate_per_depth
 from ..evaluation.cutoff import LM_TOLERANCE, cutoff_depth, loss_cutoff_depth
 from ..models.base import StackModel
 from ..models.registry import create_model
@@ -37,7 +37,7 @@ from ..runs.config import CONFIG_FILE, TrainConfig, resume_changes, to_dict, to_
 from ..runs.files import MetricsLog, write_summary
 from ..runs.inputs import check_fit, load_train_data, model_values
 from ..runs.lock import RunLock
-from ..runs.preprocessing import describe_preprocessing
+from ..runs.preprocessing import describe_preprocessing, inherit_tokenizer
 from ..runs.run import Run
 from ..serialization import load_matching
 from ..utils import atomic_write
@@ -45,17 +45,19 @@ from . import distributed as dist
 from .autocut import AutoCut, CutDecision, Progress, split_validation
 from .budget import check_training_memory
 from .checkpoint import (
-    checkpoint_dir,
     has_checkpoint,
+    kept_checkpoint,
     load_checkpoint,
     read_state,
     recover,
     save_checkpoint,
 )
 from .grad_norms import GradNorms, clip_with_norm
+from .grad_stats import GradStats
 from .gradient_share import direct_gradient_share
-from .losses import get_loss
+from .losses import get_loss, num_targets
 from .optim import WarmupCosine, build_optimizer, carry_optimizer
+from .rng import augment_seed, rng_state, set_rng_state
 from .summary import CUTOFF_TOLERANCE, run_summary
 from .train_flops import TrainFlops
 
@@ -85,7 +87,7 @@ def train(
     (default: only when stderr is a terminal, rank 0 only); ``log`` receives one line per
     evaluation on rank 0 (None: silent).
     """
-    cfg.validate()
+    cfg = inherit_tokenizer(cfg.validate())
     ctx, device = dist.setup(cfg.device)
     try:
         with RunLock(cfg.out_dir) if ctx.is_main else nullcontext():
@@ -101,24 +103,6 @@ def train(
             return trainer.run()
     finally:
         dist.teardown(ctx)
-
-
-def amp_setup(mode: str, device: torch.device) -> tuple[torch.dtype | None, Any]:
-    """(autocast dtype or None, GradScaler or None): AMP is for CUDA only."""
-    if mode == "off" or (mode == "auto" and device.type != "cuda"):
-        return None, None
-    if device.type != "cuda":
-        raise ConfigError(f"amp={mode} needs a CUDA device, training runs on {device}")
-    if mode == "auto":
-        mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if mode == "bf16":
-        return torch.bfloat16, None
-    return torch.float16, torch.amp.GradScaler("cuda")
-
-
-def augment_seed(seed: int, epoch: int) -> int:
-    """Seed of epoch ``epoch``'s augmentation generator (independent of the shuffling stream)."""
-    return (int(seed) * 1_000_003 + int(epoch) * 7919 + 1) % (2**63)
 
 
 class Trainer:
@@ -170,7 +154,7 @@ class Trainer:
         if cfg.compile:  # in place: parameter names and checkpoints stay those of the model
             self.model.compile()
         self.num_classes = self.model.config.num_classes
-        self.amp_dtype, self.scaler = amp_setup(cfg.amp, device)
+        self.amp_dtype, self.scaler = dist.amp_setup(cfg.amp, device)
         self.loss_fn = get_loss(cfg.loss)
         self.dg_share = self._dg_share_fn() if cfg.dg_share else None
 
@@ -187,6 +171,9 @@ class Trainer:
             total_steps=cfg.epochs * self.steps_per_epoch,
         )
         self.grad_norms = GradNorms(self.model)
+        self.grad_stats = (
+            GradStats(self.model, cfg.grad_stats_every, ctx) if cfg.grad_stats else None
+        )
         self.flops = TrainFlops()
         self.auto_cut = (
             AutoCut(cfg.auto_cut, val, self.model.depth, cfg.seed) if val is not None else None
@@ -266,29 +253,26 @@ class Trainer:
         x, y = self.data.prepare(x, y, True, gen, self.num_classes)
         rows = len(x)  # of the global batch
         lo, hi = dist.shard_bounds(len(x), self.ctx.rank, self.ctx.world_size)
-        n_global, n_local = _num_targets(y), _num_targets(y[lo:hi])
+        n_global, n_local = num_targets(y), num_targets(y[lo:hi])
         x, y = x[lo:hi], y[lo:hi]
-        autocast = (
-            torch.autocast(self.device.type, dtype=self.amp_dtype)
-            if self.amp_dtype is not None
-            else nullcontext()
-        )
-        with autocast, self.flops.counting(self.model, rows, self.ctx, self.device):
-            loss, _ = self.loss_fn(self.train_model, x, y, self.cfg)
+        measured = self.grad_stats is not None and self.grad_stats.due(self.step)
+        rng = rng_state(self.device) if measured else None  # where the forward's draws begin
+        with self.flops.counting(self.model, rows, self.ctx, self.device):
+            loss = self._loss(self.train_model, x, y)
         # DDP averages gradients over processes; weighting by the shard's share of the targets
         # (rows, or masked tokens for MLM) makes that the mean over the global batch even when
         # shards differ by a row or in their number of masked tokens. The counts stay on the
         # device: no host sync per step.
-        if self.ctx.world_size > 1:
-            scaled = loss * (n_local * self.ctx.world_size / n_global.clamp(min=1))
-        else:
-            scaled = loss
+        weight = n_local * self.ctx.world_size / n_global.clamp(min=1)
+        scaled = loss * weight if self.ctx.world_size > 1 else loss
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(scaled).backward()
             self.scaler.unscale_(self.optimizer)
         else:
             scaled.backward()
+        if measured:  # the direct-gradient pass: the same loss on the same rows (see grad_stats)
+            self._measure_grad_stats(x, y, weight, rng)
         total_norm = self.grad_norms.measure()
         if self.cfg.optim.grad_clip > 0:
             clip_with_norm(self.grad_norms.params, self.cfg.optim.grad_clip, total_norm)
@@ -304,6 +288,31 @@ class Trainer:
         self.norm_sum += total_norm.detach().float()
         return loss
 
+    def _loss(self, model: Any, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training loss of this process's rows (under autocast when AMP is on)."""
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.amp_dtype)
+            if self.amp_dtype is not None
+            else nullcontext()
+        )
+        with autocast:
+            return self.loss_fn(model, x, y, self.cfg)[0]
+
+    def _measure_grad_stats(
+        self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, rng: dict[str, torch.Tensor]
+    ) -> None:
+        assert self.grad_stats is not None
+        plain = dist.TrainingModel(self.model, dist.DistContext(), self.device)  # no DDP sync
+        multi = self.ctx.world_size > 1
+        scale = self.scaler.scale(torch.ones((), device=self.device)) if self.scaler else None
+
+        def direct_loss() -> torch.Tensor:
+            loss = self._loss(plain, x, y)
+            loss = loss * weight if multi else loss
+            return loss * scale if scale is not None else loss
+
+        self.grad_stats.measure(direct_loss, rng, scale)
+
     def _check_finite(self, losses: list[torch.Tensor], start: int, epoch: int) -> None:
         window = torch.stack(losses[start:])
         bad = ~torch.isfinite(window)
@@ -316,7 +325,7 @@ class Trainer:
         value = float(window[first])
         raise TrainingDivergedError(
             f"loss became {value} at epoch {epoch + 1}, step {step} "
-            f"(lr {self.schedule.lr_at(step - 1):.3g}); training stopped, {self._kept_checkpoint()}"
+            f"(lr {self.schedule.lr_at(step - 1):.3g}); training stopped, {kept_checkpoint(self.run_dir)}"
         )
 
     # -- evaluation -----------------------------------------------------------------------------
@@ -359,6 +368,8 @@ class Trainer:
             "grad_norm": float(self.norm_sum) / steps,
             "grad_norm_per_block": self.grad_norms.read(),
         }
+        if self.grad_stats is not None:
+            record.update(self.grad_stats.read())
         if self.dg_share is not None and self.ctx.is_main:
             x, y = self._dg_batch
             record["dg_share"] = self.dg_share(model, x, y)
@@ -407,6 +418,8 @@ class Trainer:
         self.optimizer = carry_optimizer(self.optimizer, self.model, self.cfg.optim)
         self.schedule.optimizer = self.optimizer
         self.grad_norms = GradNorms(self.model)
+        if self.grad_stats is not None:  # the statistics since the last evaluation were read
+            self.grad_stats = GradStats(self.model, self.cfg.grad_stats_every, self.ctx)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self) -> None:
@@ -416,7 +429,7 @@ class Trainer:
         if not bool(finite.all()):
             raise TrainingDivergedError(
                 f"weights became non-finite by epoch {self.epoch}, step {self.step}; training "
-                f"stopped, {self._kept_checkpoint()}"
+                f"stopped, {kept_checkpoint(self.run_dir)}"
             )
         state = {
             "step": self.step,
@@ -424,7 +437,7 @@ class Trainer:
             "optimizer": self.train_model.optimizer_state(self.optimizer),
             "scheduler": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
-            "rng": _rng_state(self.device),
+            "rng": rng_state(self.device),
             "train_seconds": self.elapsed(),
             "world_size": self.ctx.world_size,
             "config": to_dict(self.cfg),
@@ -453,7 +466,7 @@ class Trainer:
         self.schedule.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"], self.device)
+        set_rng_state(state["rng"], self.device)
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.seconds_before = float(state.get("train_seconds", 0.0))
         self._eval_step = self.step
@@ -467,15 +480,6 @@ class Trainer:
         self.schedule.optimizer = self.optimizer
         self.schedule._apply()  # the current step's learning rate on the new param groups
         self.grad_norms = GradNorms(self.model)
-
-    def _kept_checkpoint(self) -> str:
-        if not has_checkpoint(self.run_dir):
-            return "no checkpoint had been written yet"
-        try:
-            epoch = read_state(self.run_dir)["epoch"]
-        except CheckpointError:
-            epoch = "?"
-        return f"the last good checkpoint ({checkpoint_dir(self.run_dir)}, epoch {epoch}) is intact"
 
     # -- reporting ------------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -513,15 +517,6 @@ class Trainer:
         return summary
 
 
-def _num_targets(y: torch.Tensor) -> torch.Tensor:
-    """How many targets a prepared batch's loss averages over: its rows, or its scored tokens
-    for masked-LM token labels (the same count on every process: the global batch is shared).
-    A 0-d float tensor on ``y``'s device, so that counting never waits for the device."""
-    if is_token_labels(y):
-        return (y != IGNORE_INDEX).sum().float()
-    return torch.full((), float(len(y)), device=y.device)
-
-
 def _eval_line(record: dict[str, Any], epochs: int, depth: int, kind: str = "") -> str:
     if kind == "lm":
         losses = " ".join(f"{v:.3f}" for v in record["loss_per_depth"][1:])
@@ -535,16 +530,3 @@ def _eval_line(record: dict[str, Any], epochs: int, depth: int, kind: str = "") 
         f"train_loss {record['train_loss']:.4f}  test_loss {record['test_loss']:.4f}  "
         f"acc {record['accuracy']:.2f}%  cutoff {record['cutoff_depth']}/{depth}"
     )
-
-
-def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
-    state = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..evaluation import IGNORE_INDEX
+from ..evaluation import IGNORE_INDEX, is_token_labels
 from .exit_loss import exits_loss
 from .layerskip import layerskip_loss
 
@@ -46,18 +47,23 @@ def get_loss(name: str) -> LossFn:
 def cross_entropy(model: Any, x: Tensor, targets: Tensor, cfg: Any) -> tuple[Tensor, Tensor]:
     """Cross-entropy of the full model, with the config's label smoothing (soft targets too).
 
-    Token logits [B, T, V] with token labels [B, T] are flattened: the mean over the scored
-    tokens (labels -100 are ignored); a batch with none scores 0 rather than nan."""
+    Token labels [B, T] (masked-LM) give the mean over the scored tokens (labels -100 are
+    ignored) and the logits [M, V] of those M tokens; a batch with none scores 0 rather than
+    nan."""
     if model.config.exit_branches:  # unused branch heads: untrained, and DDP fails on them
         raise ConfigError("the model has exit branches; train it with `loss: exits`")
-    logits = model(x)
     smoothing = cfg.optim.label_smoothing
-    if logits.dim() == 3 and targets.dim() == 2 and not targets.is_floating_point():
-        flat, labels = logits.flatten(0, 1).float(), targets.flatten()
+    if targets.dim() == 2 and not targets.is_floating_point() and model.predicts_per_token:
+        # masked-LM: the head runs only at the scored positions (15% of them), which is all the
+        # loss reads; over every position it would cost as much as the encoder at vocab 8192
+        scored = targets != IGNORE_INDEX
+        features = model.call("forward_features", x)  # [B, T, D]: one pass, through DDP
+        logits = model.forward_head(features[scored])  # [M, V]
         total = F.cross_entropy(
-            flat, labels, ignore_index=IGNORE_INDEX, reduction="sum", label_smoothing=smoothing
+            logits.float(), targets[scored], reduction="sum", label_smoothing=smoothing
         )
-        return total / (labels != IGNORE_INDEX).sum().clamp_min(1), logits
+        return total / scored.sum().clamp_min(1), logits
+    logits = model(x)
     loss = F.cross_entropy(logits.float(), targets, label_smoothing=smoothing)
     return loss, logits
 
@@ -65,3 +71,12 @@ def cross_entropy(model: Any, x: Tensor, targets: Tensor, cfg: Any) -> tuple[Ten
 register_loss("ce", cross_entropy)
 register_loss("exits", exits_loss)
 register_loss("layerskip", layerskip_loss)
+
+
+def num_targets(y: Tensor) -> Tensor:
+    """How many targets a prepared batch's loss averages over: its rows, or its scored tokens
+    for masked-LM token labels (the same count on every process: the global batch is shared).
+    A 0-d float tensor on ``y``'s device, so that counting never waits for the device."""
+    if is_token_labels(y):
+        return (y != IGNORE_INDEX).sum().float()
+    return torch.full((), float(len(y)), device=y.device)

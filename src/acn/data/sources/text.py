@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from .common import (
 
 TEXT_COLUMNS = ("sentence", "text")
 TEST_FILES = ("test.tsv", "validation.tsv", "dev.tsv")
+SPLIT_SEED = 0  # the held-out sentences of a TSV file read as MLM text
 
 
 MAX_LEN = 8192  # tokens per sequence; BERT uses 512, and a typo like 100000 must not run
@@ -60,33 +62,49 @@ def _open_text(path: Path, what: str) -> io.TextIOWrapper:
 
 def read_tsv(path: Path) -> tuple[list[str], list[str]]:
     """(texts, labels) from a TSV with a header naming `label` and `sentence` or `text`."""
+    texts, labels = _read_tsv(path, need_label=True)
+    assert labels is not None
+    return texts, labels
+
+
+def read_tsv_texts(path: Path) -> list[str]:
+    """The `sentence` or `text` column of a TSV with a header; any label column is not read."""
+    return _read_tsv(path, need_label=False)[0]
+
+
+def _read_tsv(path: Path, need_label: bool) -> tuple[list[str], list[str] | None]:
     with reading(path, "TSV file"), _open_text(path, "TSV file") as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         try:
-            return _tsv_rows(rows, path)
+            return _tsv_rows(rows, path, need_label)
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit() characters
             raise DataError(f"{path}:{rows.line_num}: {exc}") from None
 
 
-def _tsv_rows(rows: Iterator[list[str]], path: Path) -> tuple[list[str], list[str]]:
+def _tsv_rows(
+    rows: Iterator[list[str]], path: Path, need_label: bool
+) -> tuple[list[str], list[str] | None]:
     header = next(rows, None)
     if header is None:
         raise DataError(f"empty TSV file: {path}")
     text_col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
-    if "label" not in header or text_col is None:
-        raise DataError(f"TSV header needs 'label' and 'sentence' or 'text', got {header}: {path}")
-    label_col = header.index("label")
-    texts, labels = [], []
+    if text_col is None or (need_label and "label" not in header):
+        need = "'label' and 'sentence' or 'text'" if need_label else "'sentence' or 'text'"
+        raise DataError(f"TSV header needs {need}, got {header}: {path}")
+    label_col = header.index("label") if need_label else None
+    texts: list[str] = []
+    labels: list[str] | None = [] if need_label else None
     for lineno, row in enumerate(rows, start=2):
         if len(row) != len(header):
             raise DataError(
                 f"{path}:{lineno}: expected {len(header)} tab-separated fields, got {len(row)}"
             )
-        label = row[label_col].strip()
-        if not label:
-            raise DataError(f"{path}:{lineno}: empty label")
+        if labels is not None and label_col is not None:
+            label = row[label_col].strip()
+            if not label:
+                raise DataError(f"{path}:{lineno}: empty label")
+            labels.append(label)
         texts.append(row[text_col])
-        labels.append(label)
     return texts, labels
 
 
@@ -204,33 +222,84 @@ def load_text(
     tokenizer: str | None = None,
     cache_dir: str | None = None,
 ) -> DataSplits:
-    """Raw UTF-8 text for MLM: non-empty lines are tokenised, joined and chunked into rows of
-    max_len; the last `test_fraction` of rows (in text order) is the test split. kind "mlm"."""
+    """Unlabelled text for MLM (kind "mlm") from one file or several joined by ``os.pathsep``
+    (``text:a.txt:sst2/train.tsv:agnews/train.tsv``), chunked into rows ``[CLS] ... [SEP]`` of
+    ``max_len``; ``test_fraction`` of every file is held out as the test split:
+
+    - a text file: its non-empty lines are tokenised and joined (wrapped prose, as
+      tiny-shakespeare); the last ``test_fraction`` of its rows, in text order, is held out.
+    - a ``.tsv`` file: its ``sentence`` or ``text`` column (a label column is never read); every
+      row is one sentence followed by ``[SEP]``, as a classifier will see it. A fixed random
+      ``test_fraction`` of the sentences (seed 0) is held out before chunking, so no held-out
+      sentence shares a row with a training one.
+
+    The tokenizer is trained on the text of all the files together; the rows of the files are
+    concatenated in the order given. Only the files named are read: a TSV directory's
+    dev or test file is never touched.
+    """
     _check_options(limit, max_len)
     if not 0.0 < test_fraction < 1.0:
         raise ConfigError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    p = existing(path, want="file")
-    raw = read_limited(p, MAX_TEXT_BYTES, "text file")
-    with reading(p, "text file"):
-        lines = [ln.strip() for ln in raw.decode("utf-8").splitlines()]
-    del raw
-    lines = [ln for ln in lines if ln]
+    files = [existing(part, want="file") for part in path.split(os.pathsep) if part]
+    if not files:
+        raise ConfigError(f"no file named in text spec {path!r}")
+    docs = [_read_documents(p) for p in files]
     tok, tok_path = wp.get_tokenizer(
-        lines,
-        [p],
+        [text for d in docs for text in d],
+        files,
         vocab_size=vocab_size,
         lowercase=lowercase,
         cache_dir=cache_dir,
         tokenizer=tokenizer,
     )
-    ids = [i for enc in tok.encode_batch(lines, add_special_tokens=False) for i in enc.ids]
-    if len(ids) < 2 * (max_len - 2):
+    parts = [_mlm_rows(tok, p, d, max_len, test_fraction) for p, d in zip(files, docs)]
+    x_train = torch.cat([train for train, _ in parts])[:limit]
+    x_test = torch.cat([test for _, test in parts])[:limit]
+    where = os.pathsep.join(str(p) for p in files)
+    train = ArrayDataset(x_train, _unlabelled(x_train), [], "mlm", source=where)
+    test = ArrayDataset(x_test, _unlabelled(x_test), [], "mlm", source=where)
+    if len(files) == 1:
+        name = f"text:{files[0].stem}"
+    else:
+        name = "text:" + "+".join(f"{p.parent.name}/{p.name}" for p in files)
+    return make_splits(name, where, train, test, **wp.tokenizer_info(tok, tok_path, max_len))
+
+
+def _read_documents(p: Path) -> list[str]:
+    """A TSV file's sentences, or a text file's non-empty lines."""
+    if p.suffix.lower() == ".tsv":
+        texts = [t.strip() for t in read_tsv_texts(p)]
+    else:
+        raw = read_limited(p, MAX_TEXT_BYTES, "text file")
+        with reading(p, "text file"):
+            texts = [ln.strip() for ln in raw.decode("utf-8").splitlines()]
+        del raw
+    texts = [t for t in texts if t]
+    if not texts:
+        raise DataError(f"no text in {p}")
+    return texts
+
+
+def _mlm_rows(
+    tok: Tokenizer, p: Path, texts: list[str], max_len: int, test_fraction: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train rows, held-out rows) of one file; see :func:`load_text`."""
+    encoded = [enc.ids for enc in tok.encode_batch(texts, add_special_tokens=False)]
+    total = sum(len(ids) for ids in encoded)
+    if total < 2 * (max_len - 2):
         raise DataError(f"too little text for two sequences of {max_len} tokens: {p}")
-    x = chunk_ids(ids, max_len)
-    n_test = max(1, round(test_fraction * len(x)))
-    x_train, x_test = x[: len(x) - n_test][:limit], x[len(x) - n_test :][:limit]
-    train = ArrayDataset(x_train, _unlabelled(x_train), [], "mlm", source=str(p))
-    test = ArrayDataset(x_test, _unlabelled(x_test), [], "mlm", source=str(p))
-    return make_splits(
-        f"text:{p.stem}", str(p), train, test, **wp.tokenizer_info(tok, tok_path, max_len)
-    )
+    _check_memory(total // (max_len - 2) + 2, max_len)
+    if p.suffix.lower() != ".tsv":  # prose: chunk the whole stream, hold out its tail
+        x = chunk_ids([i for ids in encoded for i in ids], max_len)
+        n_test = max(1, round(test_fraction * len(x)))
+        return x[: len(x) - n_test], x[len(x) - n_test :]
+    n_test = max(1, round(test_fraction * len(encoded)))
+    if n_test >= len(encoded):
+        raise DataError(f"too few sentences to hold out {test_fraction:g} of them: {p}")
+    order = torch.randperm(len(encoded), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    held = torch.zeros(len(encoded), dtype=torch.bool)
+    held[order[:n_test]] = True
+    streams: tuple[list[int], list[int]] = ([], [])
+    for ids, is_held in zip(encoded, held.tolist()):
+        streams[is_held].extend([*ids, wp.SEP_ID])
+    return chunk_ids(streams[0], max_len), chunk_ids(streams[1], max_len)
