@@ -135,7 +135,7 @@ def test_the_cpu_recipe_is_the_committed_nanogpt_config(tmp_path):
     sources = Sources(data_root=tmp_path, generated=tmp_path / "gen")
     spec = {"data": {"spec": "lm:/work/shared/data/tinyshakespeare/input.txt"}}
     ours = train_config(GPT_CHAR_NANOGPT, "residual", 0, sources, spec)
-    committed = load_config("configs/gpt_char_nanogpt.yaml")
+    committed = load_config("configs/gpt_char_nanogpt.yaml", spec)  # its text where it lies
     fields = ("model", "data", "augment", "optim", "loss", "epochs", "batch_size")
     assert {f: getattr(ours, f) for f in fields} == {f: getattr(committed, f) for f in fields}
     # the 2x budget: twice the windows, the same 100 warmup steps (nanoGPT's), 4,000 steps
