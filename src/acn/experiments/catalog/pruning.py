@@ -7,6 +7,7 @@ every Linear weight of the blocks, each pruned model saved, reloaded and scored 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ def curve(t: Trained) -> dict[str, Any]:
 
 
 def as_curve(d: dict[str, Any]) -> PruneCurve:
-    levels = [PruneLevel(**lv) for lv in d["levels"]]
+    # to_dict adds the derived deployed_accuracy beside the fields: rebuild from the fields
+    fields = {f.name for f in dataclasses.fields(PruneLevel)}
+    levels = [PruneLevel(**{k: v for k, v in lv.items() if k in fields}) for lv in d["levels"]]
     return PruneCurve(d["label"], d["connectivity"], d["cutoff_depth"], levels)
 
 
