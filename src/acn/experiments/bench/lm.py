@@ -9,7 +9,7 @@ shapes, threads and batch, and its own wirings and decoders side by side.
   ``generate`` (the same weights, so both produce the same tokens), and our self-speculative
   decoder (draft depth L/2) vs our plain decoder on the same model. On an untrained model the
   acceptance rate means nothing: this times the machinery; trained models are compared by
-  ``benchmarks/lm_decoding.py``.
+  ``acn reproduce lm`` (:mod:`acn.experiments.decoding`).
 
 Speedup = HF time / acn time (or plain / self-speculative), the median of per-round ratios of
 runs interleaved in one process.
@@ -262,7 +262,7 @@ def generate(ctx: BenchContext) -> dict[str, Any]:
             f"transformers {_version()} GPT2LMHeadModel.generate (DynamicCache) vs acn.generate "
             "(preallocated cache), both greedy, prompt of 8 random tokens",
             "self_speculative_over_plain: the same untrained model, draft depth L/2; its "
-            "acceptance means nothing on random weights (benchmarks/lm_decoding.py times trained "
+            "acceptance means nothing on random weights (acn reproduce lm times trained "
             "models)",
         ],
     )
