@@ -43,7 +43,7 @@ from ..runs.config import TrainConfig, to_dict
 from ..runs.inputs import TrainData, load_train_data, model_values
 from ..runs.run import Run
 from ..train.checkpoint import has_checkpoint
-from ..train.distributed import resolve_device
+from ..train.distributed import DistContext, TrainingModel, resolve_device
 from ..train.loop import train
 from ..train.losses import get_loss
 from ..train.optim import build_optimizer
@@ -241,7 +241,8 @@ def dry_step(key: str, cfg: TrainConfig) -> PlanEntry:
         x, y = x.to(device), y.to(device)
     model.train()
     optimizer = build_optimizer(model, cfg.optim)
-    loss, _ = get_loss(cfg.loss)(model, x, y, cfg)
+    # the loss sees the model as the trainer hands it over (a masked-LM loss calls through it)
+    loss, _ = get_loss(cfg.loss)(TrainingModel(model, DistContext(), device), x, y, cfg)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
