@@ -184,7 +184,7 @@ def plot(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
                         xlabel="depth k (layers used)", ylabel="accuracy (%)")]  # fmt: skip
 
 
-# configs/bert_mlm_sst2_agnews.yaml (the residual run; tests/test_experiments_rules_claims18.py
+# configs/bert_mlm_sst2_agnews.yaml (the residual run; tests/test_experiments_rules_paper_axes.py
 # checks they agree)
 CPU_PRETRAIN: Recipe = {
     "model": {"name": "bert_tiny_mlm", "overrides": {}},
