@@ -1,7 +1,7 @@
 """What the test modules share: where the development data lives, tiny trained runs made once per
 session, and the markers (``slow``, ``ddp``, ``export``, ``e2e``; registered in pyproject.toml).
 
-The development data (/work/shared/data on the development machine, ``../shared/data`` beside a
+The development data (``../shared/data`` beside a
 clone) is never part of a user's checkout. Its location is read here and only here: the
 environment variable ``ACN_SHARED_DATA``, else ``<repo>/../shared/data``. A test that needs a
 dataset asks the ``shared_data`` fixture, which skips it with a reason naming the dataset and the

@@ -30,7 +30,7 @@ class ResidualScale(Scale):
 
 
 def closed_form_share(mode: str, w: list[float], i: int) -> float:
-    """|DG_i / FG_i| for block i (1-based) of the toy, from paper.md section 3.1.
+    """|DG_i / FG_i| for block i (1-based) of the toy, from the paper's section 3.1.
 
     ACN: DG_i = prod_{m<i} w_m x0, FG_i = (1 + sum_{j>i} prod_{k=i+1..j} w_k) DG_i.
     Residual: DG_i = prod_{m<i} (1 + w_m) x0, FG_i = prod_{k>i} (1 + w_k) DG_i.

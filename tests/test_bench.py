@@ -31,7 +31,7 @@ def check_item(item: dict, scale: str = "smoke") -> None:
 
 @pytest.mark.slow
 def test_quick_bench_runs_every_item_and_writes_the_schema(tmp_path):
-    """`acn bench --quick` as a user runs it (about 1.5 minutes on 2 idle cores): every item is
+    """`acn bench --scale quick` as a user runs it (about 1.5 minutes on 2 idle cores): every item is
     measured or skipped with its reason (peers without the `bench` extra, compile at this scale)."""
     assert main(["bench", "--scale", "quick", "--out", str(tmp_path)]) == 0
     data = read_result(tmp_path / "benchmarks.json")
@@ -48,7 +48,7 @@ def test_quick_bench_runs_every_item_and_writes_the_schema(tmp_path):
 
 def test_smoke_run_writes_json_and_markdown(tmp_path):
     only = ["probe_overhead_ratio"]
-    args = ["bench", "--smoke", "--threads", "1", "--out", str(tmp_path)]
+    args = ["bench", "--scale", "smoke", "--threads", "1", "--out", str(tmp_path)]
     assert main(args + [a for name in only for a in ("--only", name)]) == 0
     data = read_result(tmp_path / "benchmarks.json")  # the one result schema, checked
     assert TOP_KEYS | {"items"} <= set(data) and data["kind"] == "bench"
@@ -68,14 +68,14 @@ def test_smoke_run_writes_json_and_markdown(tmp_path):
     assert extract_block(md) == summary_block(data) and "## `probe_overhead_ratio`" in md
 
     # a second --only run keeps the items already recorded
-    assert main(["bench", "--smoke", "--only", "mfu", "--out", str(tmp_path)]) == 0
+    assert main(["bench", "--scale", "smoke", "--only", "mfu", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "benchmarks.json").read_text())
     assert list(data["items"]) == [*only, "mfu"]
     assert set(data["items"]["mfu"]["profile"]["mixer_s8"]) >= {"matmuls", "optimizer", "data"}
 
 
 def test_unknown_item_is_a_one_line_error(tmp_path, capsys):
-    assert main(["bench", "--smoke", "--only", "nope", "--out", str(tmp_path)]) == 2
+    assert main(["bench", "--scale", "smoke", "--only", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("acn: error: argument --only: invalid choice") and err.count("\n") == 1
     assert not (tmp_path / "benchmarks.json").exists()
@@ -145,7 +145,7 @@ def test_only_over_a_malformed_existing_result_is_refused_untouched(tmp_path, mo
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     before = path.read_bytes()
     monkeypatch.setattr(bench_runner, "run_item", no_run)
-    assert main(["bench", "--smoke", "--only", "mfu", "--out", str(tmp_path)]) == 2
+    assert main(["bench", "--scale", "smoke", "--only", "mfu", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("acn: error: ") and err.count("\n") == 1 and "benchmarks.json" in err
     assert path.read_bytes() == before and not (tmp_path / "BENCHMARKS.md").exists()
@@ -164,7 +164,17 @@ def test_update_readme_checks_the_readme_before_the_run(tmp_path, monkeypatch, c
         readme.write_bytes(content)
     monkeypatch.setattr(bench_runner, "run_item", no_run)
     out = tmp_path / "out"
-    args = ["bench", "--smoke", "--only", "mfu", "--out", str(out), "--update-readme", str(readme)]
+    args = [
+        "bench",
+        "--scale",
+        "smoke",
+        "--only",
+        "mfu",
+        "--out",
+        str(out),
+        "--update-readme",
+        str(readme),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("acn: error: ") and err.count("\n") == 1 and "README" in err
@@ -176,7 +186,7 @@ def test_update_readme_rewrites_only_the_block(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- bench-summary:begin -->\nold\n<!-- bench-summary:end -->\nend\n")
     out = tmp_path / "out"
-    args = ["bench", "--smoke", "--only", "probe_overhead_ratio", "--out", str(out)]
+    args = ["bench", "--scale", "smoke", "--only", "probe_overhead_ratio", "--out", str(out)]
     assert main([*args, "--update-readme", str(readme)]) == 0
     data = read_result(out / "benchmarks.json")
     assert readme.read_text() == f"intro\n{summary_block(data)}\nend\n"
@@ -188,7 +198,7 @@ def test_a_run_that_is_not_a_finished_run_is_refused_before_anything(tmp_path, m
     (tmp_path / "run" / "summary.json").write_text("[1, 2]")
     out = tmp_path / "out"
     for run in (tmp_path / "absent", tmp_path / "run"):
-        args = ["bench", "--smoke", "--only", "deploy_speedup_vs_flops", "--run", str(run)]
+        args = ["bench", "--scale", "smoke", "--only", "deploy_speedup_vs_flops", "--run", str(run)]
         assert main([*args, "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("acn: error: ") and err.count("\n") == 1 and str(run) in err

@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 
 
 def test_lm_items_write_their_rows(tmp_path):
-    args = ["bench", "--smoke", "--threads", "1", "--out", str(tmp_path)]
+    args = ["bench", "--scale", "smoke", "--threads", "1", "--out", str(tmp_path)]
     assert main([*args, "--only", "lm_train_step", "--only", "generate"]) == 0
     items = json.loads((tmp_path / "benchmarks.json").read_text())["items"]
     for name in ("lm_train_step", "generate"):

@@ -48,13 +48,14 @@ def commands(run: Path, out: Path) -> dict[str, list[str]]:
     """One invocation per subcommand, each with the flags it takes."""
     r = str(run)
     return {
-        "demo": ["--quick", "--out", str(out / "demo"), "--seed", "1", "--epochs", "1"],
+        "demo": ["--scale", "smoke", "--out", str(out / "demo"), "--seed", "1", "--epochs", "1"],
         "models": ["mixer_*"],
         "reproduce": ["compression", "--scale", "smoke", "--seeds", "1", "--out", str(out / "rep")]
         + ["--runs", str(out / "rep-runs"), "--device", "cpu", "--note", "end-to-end test"],
         "report": ["--out", str(out / "rep")],
         "bench": [
-            "--smoke",
+            "--scale",
+            "smoke",
             "--only",
             "mfu",
             "--threads",

@@ -19,7 +19,7 @@ def _prod(xs) -> float:
 
 
 def closed_form(mode: str, w: list[float], x0: float, i: int) -> float:
-    """dy/dw_i (1-based i) from paper.md section 3.1."""
+    """dy/dw_i (1-based i) from the paper's section 3.1."""
     L = len(w)
     before = w[: i - 1]  # w_1..w_{i-1}
     after = w[i:]  # w_{i+1}..w_L

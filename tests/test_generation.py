@@ -81,6 +81,19 @@ def test_a_cut_model_decodes_as_the_first_blocks_of_the_full_one(mode):
         assert torch.equal(r.sequences, expected)
 
 
+def test_depth_k_decodes_greedily_off_depth_k_of_one_teacher_forced_pass():
+    """Oracle: greedy recomputation reading depth k of ``logits_per_depth`` (k = 0: the
+    embedding alone, the model's bigram readout)."""
+    model = random_gpt("acn")
+    for k in (0, 2):
+        seq = PROMPT
+        with torch.no_grad():
+            for _ in range(12):
+                nxt = model.logits_per_depth(seq)[k][:, -1].argmax(-1, keepdim=True)
+                seq = torch.cat([seq, nxt], dim=1)
+        assert torch.equal(model.generate(PROMPT, max_new_tokens=12, depth=k), seq), k
+
+
 def test_cached_logits_equal_a_full_forward_at_every_step():
     model = random_gpt("acn", "rotary")
     seq = torch.randint(0, 50, (2, 20), generator=torch.Generator().manual_seed(3))

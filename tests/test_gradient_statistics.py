@@ -19,7 +19,7 @@ from acn.train.gradient_share import gradient_probe, gradient_statistics
 
 
 def linear_stack(mode: str, weights: list[torch.Tensor]) -> acn.ConnectedStack:
-    """Blocks x -> W x (no bias): the linear toy of paper.md section 3.1 in any dimension."""
+    """Blocks x -> W x (no bias): the linear toy of the paper's section 3.1 in any dimension."""
     blocks = []
     for w in weights:
         layer = nn.Linear(w.shape[1], w.shape[0], bias=False).double()

@@ -1,4 +1,4 @@
-"""The package ladder of /work/notes/LAYOUT.md, checked on the source: a module imports only from
+"""The package ladder (RUNGS below; README, "Package layout"), checked on the source: a module imports only from
 its own rung or lower ones, and never imports an acn module inside a function.
 
 Every import of every module under src/acn is read with ``ast`` (module level, inside ``if`` /
@@ -64,7 +64,7 @@ def rung(name: str) -> int:
         return TOP_RUNG
     if parts[1] not in RUNGS:
         raise AssertionError(
-            f"acn.{parts[1]} is not on the ladder: add it to RUNGS here and to LAYOUT.md"
+            f"acn.{parts[1]} is not on the ladder: add it to RUNGS here and to the README's package layout"
         )
     return RUNGS[parts[1]]
 

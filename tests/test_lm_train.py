@@ -191,7 +191,7 @@ def test_generate_and_probe_a_trained_run(lm_run, tmp_path, capsys):
         (["--prompt", "the", "--max-new-tokens", "30"], "leaves room for 21"),
         (["--prompt", "the", "--draft-depth", "3"], "1..2"),
         (["--prompt", "the", "--draft-depth", "0"], "draft-depth"),
-        (["--prompt", "the", "--depth", "4"], "1..3"),
+        (["--prompt", "the", "--depth", "4"], "0..3"),
         (["--prompt", "the", "--do-sample", "--temperature", "0"], "temperature"),
         (["--prompt", "the", "--do-sample", "--temperature", "-1"], "temperature"),
         (["--prompt", "the", "--do-sample", "--top-p", "nan"], "top-p"),

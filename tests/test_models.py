@@ -106,7 +106,7 @@ def test_truncate_is_exact_in_float64_and_leaves_the_rng_alone(name, mode):
 
 
 def test_full_size_parameter_counts_match_the_paper():
-    # paper.md: ViT-B/16 86M, BERT-base 110M (vocab 32,768), CIFAR Mixer ~2.53M
+    # the paper: ViT-B/16 86M, BERT-base 110M (vocab 32,768), CIFAR Mixer ~2.53M
     assert acn.create_model("vit_b16_224").num_params() == pytest.approx(86.6e6, rel=0.005)
     assert acn.create_model("bert_base").num_params() == pytest.approx(110.9e6, rel=0.005)
     assert acn.create_model("mixer_cifar_paper").num_params() == pytest.approx(2.53e6, rel=0.005)

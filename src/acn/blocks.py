@@ -107,7 +107,7 @@ class MixerBlock(nn.Module):
 
     Paper (``tail=True``, the authors' CIFAR-10 Mixer): the sub-layers are as above and every layer
     ends in ``LN(ReLU(Linear(h) + x))`` - a skip *inside* the nonlinearity that every wiring keeps
-    (paper.md section 2.3).
+    (the paper's section 2.3).
     """
 
     def __init__(

@@ -30,12 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--scale",
-        choices=[s for s in SCALES if s != "smoke"],
+        choices=list(SCALES),
         default="full",
-        help="full (default) or quick: small sizes, few repeats (< 2 minutes)",
+        help="full (default); quick: small sizes, few repeats (< 2 minutes); smoke: tiny models, "
+        "one repeat (checks the machinery, not the numbers)",
     )
-    p.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # = --scale quick
-    p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests: tiny models
     p.add_argument(
         "--only",
         action="append",
@@ -65,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    scale = "smoke" if args.smoke else "quick" if args.quick else args.scale
+    scale = args.scale
     if args.update_readme is not None:  # before the run: a README it cannot update stops it here
         check_readme(args.update_readme, [BENCH_BLOCK])
     if args.run is not None:  # likewise a run directory that holds no finished, saved model

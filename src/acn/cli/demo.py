@@ -46,7 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cpu: the demo (default); smoke: a few-second version on a tiny model (for tests), "
         "the same sizes as `acn reproduce demo --scale smoke`",
     )
-    p.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # = --scale smoke
     p.add_argument(
         "--validation",
         type=probability,
@@ -60,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = free_out_dir(Path(args.out or DEFAULT_OUT), explicit=args.out is not None)
-    quick = args.quick or args.scale == "smoke"
+    quick = args.scale == "smoke"
     result = run_demo(
         out, epochs=args.epochs, seed=args.seed, quick=quick, validation=args.validation
     )

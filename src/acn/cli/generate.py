@@ -55,7 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=probability, help="nucleus sampling mass in (0, 1]")
     add_seed(p, "sampling")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--depth", type=int_in(1, MAX_DEPTH), help="decode with the first K blocks")
+    how.add_argument(
+        "--depth",
+        type=int_in(0, MAX_DEPTH),
+        help="keep exactly this many blocks (decode with the first K; 0: the embedding alone)",
+    )
     how.add_argument(
         "--draft-depth",
         type=draft_depth,
@@ -120,13 +124,13 @@ def run(args: argparse.Namespace) -> int:
             f"{model.config.max_len} leaves no room to generate"
         )
     max_new = args.max_new_tokens if args.max_new_tokens is not None else room
-    for flag, value, high in (
-        ("--depth", args.depth, model.depth),
-        ("--draft-depth", args.draft_depth, model.depth - 1),
+    for flag, value, low, high in (
+        ("--depth", args.depth, 0, model.depth),
+        ("--draft-depth", args.draft_depth, 1, model.depth - 1),
     ):
-        if isinstance(value, int) and not 1 <= value <= high:
+        if isinstance(value, int) and not low <= value <= high:
             raise ConfigError(
-                f"{flag} must be in 1..{high} for this {model.depth}-block model, got {value}"
+                f"{flag} must be in {low}..{high} for this {model.depth}-block model, got {value}"
             )
     if args.depth is not None:
         options["depth"] = args.depth

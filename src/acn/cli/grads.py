@@ -64,7 +64,7 @@ FIGURES = {
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "grads",
-        help="heatmaps: gradient norms, DG/FG cosine and ratio, incremental accuracy",
+        help="heatmaps: gradient norms, DG/FG cosine and ratio",
         description="Read RUN/metrics.jsonl of training runs and draw blocks x epochs heatmaps "
         "(one panel per run, one colour scale per figure): gradient norm per block (with the "
         "ratio of the first quarter of the blocks to the last quarter per epoch), the DG/FG "

@@ -59,7 +59,7 @@ def parse_levels(text: str) -> list[float]:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "prune",
-        help="accuracy vs sparsity and deployed size under magnitude or movement pruning",
+        help="accuracy vs deployed size, magnitude or movement pruning",
         description="Zero Linear weights of the blocks (one global threshold; embedding, head, "
         "norms and biases are kept) at each sparsity level and score every saved pruned model "
         "at every depth. magnitude: the smallest-magnitude weights of the trained model. "

@@ -142,7 +142,13 @@ FORMULAS: dict[type[StackModel], Callable[[Any, bool], tuple[int, int, int, int]
     GPTModel: _gpt,
 }
 # sub-layers of one block, each with its own join
-SUBLAYERS: dict[type[StackModel], int] = {MLPModel: 1, MixerModel: 2, ViTModel: 2, BertModel: 2}
+SUBLAYERS: dict[type[StackModel], int] = {
+    MLPModel: 1,
+    MixerModel: 2,
+    ViTModel: 2,
+    BertModel: 2,
+    GPTModel: 2,
+}
 
 
 def analytic_flops(model: StackModel, with_attention: bool = True) -> AnalyticFlops:

@@ -55,7 +55,7 @@ def generate_result(
         do_sample, temperature, top_k, top_p: greedy, or sampling (see :class:`Sampling`).
         eos_token_id: a row stops after producing it (later positions repeat it).
         attention_mask: [B, T], 1 = token, 0 = left padding.
-        depth: decode with only the first ``depth`` blocks (default: all).
+        depth: decode with only the first ``depth`` blocks (default: all; 0: the embedding alone).
         assistant_early_exit: self-speculative draft depth K in 1..L-1 (lossless).
         num_assistant_tokens: tokens drafted per self-speculative round.
         exit_threshold: per-token early exit at this confidence, in (0, 1] (lossy).
@@ -113,7 +113,7 @@ def generate_result(
         return _row_by_row(decode_early_exit, model, ids, mask, threshold=exit_threshold, **common)
     if depth is None:
         depth = model.depth
-    _check_count("depth", depth, 1, model.depth)
+    _check_count("depth", depth, 0, model.depth)
     return decode(model, ids, depth=depth, attention_mask=mask, **common)
 
 

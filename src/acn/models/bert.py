@@ -1,7 +1,7 @@
 """BERT-style encoder: post-LN blocks as in original BERT (or pre-LN, ``norm_first``), with an MLM
 or a classification head.
 
-AC-BERT (paper.md section 2.3) removes both residual adds of every layer and keeps both
+AC-BERT (the paper's section 2.3) removes both residual adds of every layer and keeps both
 LayerNorms; its head reads x_0 + sum_i x_i, where x_0 is the embedding output (after BERT's
 embedding LayerNorm). With ``norm_first`` the blocks are pre-LN (as the ViT's) and a final
 LayerNorm sits before the head, as in pre-LN transformers.
@@ -33,7 +33,7 @@ class BertConfig(ModelConfig):
     mlp_hidden: int = 3072
     pad_id: int = 0
     head: str = "cls"  # "cls": pooler + classifier; "mlm": masked-LM head tied to the embeddings
-    # The authors' BERT recipe uses dropout 0 (paper.md section 5.5).
+    # The authors' BERT recipe uses dropout 0 (the paper's section 5.5).
     dropout: float = 0.0
     num_classes: int = 2
     # pre-LN blocks and a final LayerNorm (default: post-LN, as the original BERT and AC-BERT)

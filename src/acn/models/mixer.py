@@ -1,4 +1,4 @@
-"""MLP-Mixer, including the authors' CIFAR-10 Mixer (paper.md section 2.3)."""
+"""MLP-Mixer, including the authors' CIFAR-10 Mixer (the paper's section 2.3)."""
 
 from __future__ import annotations
 

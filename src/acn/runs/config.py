@@ -1,7 +1,7 @@
 """Training configuration: plain nested dataclasses, read from YAML plus ``--key=value`` overrides.
 
 A run is fully described by one :class:`TrainConfig`. ``load_config(path, overrides)`` merges, in
-order, the dataclass defaults (the authors' CIFAR Mixer training recipe, paper.md section 6,
+order, the dataclass defaults (the authors' CIFAR Mixer training recipe, the paper's section 6,
 applied to the 8-layer paper-style Mixer on the embedded MNIST subset so that the bare defaults
 train without a download; ``configs/cifar_mixer_paper.yaml`` names the paper's model and data),
 the YAML file

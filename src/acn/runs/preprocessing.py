@@ -78,6 +78,8 @@ def eval_config_from(
             std=None if std is None else tuple(_finite(v) for v in std),
         )
         tokenizer, max_len = pretrained.get("tokenizer"), pretrained.get("max_len")
+        shape = pretrained.get("input_shape")
+        context = int(shape[0]) - 1 if shape else None  # lm rows: context + 1 token ids
         if tokenizer is not None and not isinstance(tokenizer, str):
             raise TypeError("tokenizer is not a string")
     except (KeyError, TypeError, ValueError, ACNError) as e:
@@ -94,6 +96,8 @@ def eval_config_from(
     if tokenizer is not None:  # the model's own tokenizer, on any text data it is given
         options["tokenizer"] = str(tokenizer_file(tokenizer))
         options.setdefault("max_len", max_len)
+    if pretrained.get("kind") == "lm" and context is not None:  # the windows it was trained on
+        options.setdefault("context", context)
     accepted = SOURCES[parse_spec(section.spec)[0]].options()
     options = {k: v for k, v in options.items() if k in accepted}
     return TrainConfig(data=dataclasses.replace(section, options=options), augment=augment)

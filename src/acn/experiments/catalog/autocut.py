@@ -216,7 +216,7 @@ EXPERIMENT = Experiment(
         "with <= 0.7x its training FLOPs and <= 0.6x its inference FLOPs (wall time is "
         "reported beside, not judged: on a shared machine it measures the load)",
         paper="not a paper claim: the paper lists ACN's ~2x training cost as a limitation "
-        "(AC-ViT 700 vs 300 epochs); this is acn's own goal (issue 10)",
+        "(AC-ViT 700 vs 300 epochs); this is acn's own goal",
         kind="goal",
     ),
     rule=Rule(
