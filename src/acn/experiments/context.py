@@ -245,7 +245,7 @@ def dry_step(key: str, cfg: TrainConfig) -> PlanEntry:
         x, y = x.to(device), y.to(device)
     model.train()
     optimizer = build_optimizer(model, cfg.optim)
-    # a loss sees the model as training does (one process: no DDP sync)
+    # the loss sees the model as the trainer hands it over (a masked-LM loss calls through it)
     loss, _ = get_loss(cfg.loss)(TrainingModel(model, DistContext(), device), x, y, cfg)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

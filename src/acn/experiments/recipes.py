@@ -48,9 +48,14 @@ class Dataset:
     kind: str  # a data source name of acn.data (wds, cifar10, cifar100, tsv, text, idx, npz)
     path: str  # relative to the data root
     what: str = ""  # in one line, for the message that asks for it
+    more: tuple[str, ...] = ()  # further files of a multi-file source (text:A:B), same root
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.path, *self.more)
 
     def __str__(self) -> str:
-        return f"{self.kind}:${ENV_DATA}/{self.path}"
+        return f"{self.kind}:" + ":".join(f"${ENV_DATA}/{p}" for p in self.paths)
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class Sources:
         if isinstance(value, Dataset):
             if self.data_root is None:
                 raise DataError(needs_message([value]))
-            return f"{value.kind}:{Path(self.data_root) / value.path}"
+            return f"{value.kind}:" + ":".join(str(Path(self.data_root) / p) for p in value.paths)
         if isinstance(value, Generated):
             return f"{value.kind}:{write_generated(value.name, self.generated)}"
         return str(value)

@@ -70,7 +70,7 @@ def check_data(exp: Experiment, opts: RunOptions, where: Sources) -> None:
         return
     if where.data_root is None:
         raise DataError(needs_message(needed, what))
-    missing = [d for d in needed if not (where.data_root / d.path).exists()]
+    missing = [d for d in needed if not all((where.data_root / p).exists() for p in d.paths)]
     if missing:
         names = ", ".join(f"{d.path} ({d.what or d.kind})" for d in missing)
         raise DataError(f"{what}: not found under the data root {where.data_root}: {names}")
