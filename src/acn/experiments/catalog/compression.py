@@ -11,6 +11,8 @@ training images each) with the CPU-sized CIFAR-10 Mixer (``recipes.CIFAR_SMALL``
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...runs.config import merge
 from ..measures import ACCURACY, ACCURACY_PER_DEPTH, CUTOFF, DATA, DEPTH
 from ..recipes import CIFAR_MIXER, CIFAR_SMALL, MNIST_MIXER, SMOKE
@@ -54,15 +56,20 @@ CURVES = (
 )
 SMOKE_SCALE = Scale(params={"train": SMOKE}, changes="3-block Mixer, 200 digits, 1 epoch")
 
+# what every setting of this experiment shares; each adds its name, title and scales
+STUDY: dict[str, Any] = {
+    "claim": CLAIM,
+    "rule": RULE,
+    "arms": ARMS,
+    "measures": MEASURES,
+    "contrasts": CONTRASTS,
+    "curves": CURVES,
+}
+
 EXPERIMENT = study(
     name="compression",
     title="Only ACNs auto-compress (Fig. 2 left)",
-    claim=CLAIM,
-    rule=RULE,
-    arms=ARMS,
-    measures=MEASURES,
-    contrasts=CONTRASTS,
-    curves=CURVES,
+    **STUDY,
     scales={
         "smoke": SMOKE_SCALE,
         "cpu": Scale(
@@ -87,12 +94,7 @@ OTHER_SETTINGS = (
     study(
         name="compression-cifar",
         title="Only ACNs auto-compress, on CIFAR-10 (Fig. 2 left)",
-        claim=CLAIM,
-        rule=RULE,
-        arms=ARMS,
-        measures=MEASURES,
-        contrasts=CONTRASTS,
-        curves=CURVES,
+        **STUDY,
         scales={
             "smoke": SMOKE_SCALE,
             "cpu": Scale(

@@ -129,15 +129,20 @@ SMOKE_SCALE = Scale(
     changes="3-block Mixer, 20 digits per class, 1 epoch, 2 and 5 classes",
 )
 
+# what every setting of this experiment shares; each adds its name, title and scales
+STUDY: dict[str, Any] = {
+    "claim": CLAIM,
+    "rule": RULE,
+    "arms": arms,
+    "measures": MEASURES,
+    "contrasts": CONTRASTS,
+    "plot": plot,
+}
+
 EXPERIMENT = study(
     name="difficulty",
     title="Harder tasks use more layers (Fig. 4)",
-    claim=CLAIM,
-    rule=RULE,
-    arms=arms,
-    measures=MEASURES,
-    contrasts=CONTRASTS,
-    plot=plot,
+    **STUDY,
     scales={
         "smoke": SMOKE_SCALE,
         "cpu": Scale(
@@ -162,12 +167,7 @@ OTHER_SETTINGS = (
     study(
         name="difficulty-cifar",
         title="Harder tasks use more layers, on CIFAR-10 classes (Fig. 4)",
-        claim=CLAIM,
-        rule=RULE,
-        arms=arms,
-        measures=MEASURES,
-        contrasts=CONTRASTS,
-        plot=plot,
+        **STUDY,
         scales={
             "smoke": SMOKE_SCALE,
             "cpu": Scale(

@@ -91,15 +91,20 @@ SMOKE_SCALE = Scale(
     changes="3-block Mixer, 10 digits per class, 2 epochs",
 )
 
+# what every setting of this experiment shares; each adds its name, title and scales
+STUDY: dict[str, Any] = {
+    "claim": CLAIM,
+    "rule": RULE,
+    "arms": tuple(Arm(c, c, changes) for c in MODELS),
+    "measures": MEASURES,
+    "contrasts": CONTRASTS,
+    "plot": plot,
+}
+
 EXPERIMENT = study(
     name="lowdata",
     title="Low-data regime: lower loss sooner (Fig. 6)",
-    claim=CLAIM,
-    rule=RULE,
-    arms=tuple(Arm(c, c, changes) for c in MODELS),
-    measures=MEASURES,
-    contrasts=CONTRASTS,
-    plot=plot,
+    **STUDY,
     scales={
         "smoke": SMOKE_SCALE,
         "cpu": Scale(
@@ -123,12 +128,7 @@ OTHER_SETTINGS = (
     study(
         name="lowdata-cifar",
         title="Low-data regime on CIFAR-10: lower loss sooner (Fig. 6)",
-        claim=CLAIM,
-        rule=RULE,
-        arms=tuple(Arm(c, c, changes) for c in MODELS),
-        measures=MEASURES,
-        contrasts=CONTRASTS,
-        plot=plot,
+        **STUDY,
         scales={
             "smoke": SMOKE_SCALE,
             "cpu": Scale(
