@@ -16,6 +16,9 @@ from acn.compress.sweep import PruneCurve, PruneLevel
 from acn.experiments.catalog import bert, gradients, pruning
 from acn.experiments.context import RunContext
 from acn.experiments.recipes import Dataset, Sources
+from acn.experiments.report import render_report
+from acn.experiments.results import read_result
+from acn.experiments.runner import RunOptions, run_experiment
 from acn.experiments.suite import decide_claim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,3 +213,21 @@ def test_bert_seed_failing_the_gate_is_never_fine_tuned(tmp_path, monkeypatch):
     assert result["contrasts"][bert.QUANTITY] is None
     assert result["contrasts"]["pretraining_passed"] == 0
     assert sorted(p.name for p in (tmp_path / "seed-0").iterdir()) == ["acn-mlm", "residual-mlm"]
+
+
+def test_bert_with_every_seed_failing_the_gate_reports_failed_pretraining(tmp_path, monkeypatch):
+    """The whole experiment (smoke recipe, gate enforced, a gate that fails on every seed) writes
+    a result with no rule value, says which seeds failed, and renders in REPORT.md."""
+    failed = {"passed": False, "accuracy": 3.5, "unigram_rate": 3.5, "margin": 5.0}
+    monkeypatch.setattr(bert, "pretraining_gate",
+                        lambda *a, **k: type("G", (), {"to_dict": lambda self: failed})())  # fmt: skip
+    smoke = bert.EXPERIMENT.scales["smoke"]
+    monkeypatch.setitem(bert.EXPERIMENT.scales, "smoke",
+                        type(smoke)({**smoke.params, "enforce_gate": True}, smoke.changes))  # fmt: skip
+    opts = RunOptions(scale="smoke", seeds=2, out=tmp_path / "out", runs=tmp_path / "runs")
+    run_experiment(bert.EXPERIMENT, opts, log=None)
+    result = read_result(tmp_path / "out" / "bert.json")
+    assert result["verdict"] == "inconclusive"
+    assert result["summary_numbers"]["failed_pretraining_seeds"] == [0, 1]
+    assert all(s["contrasts"][bert.QUANTITY] is None for s in result["per_seed"])
+    assert "bert" in render_report([result])
