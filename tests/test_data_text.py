@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
+from tokenizers import Tokenizer, models
 
 from _words import WORDS
 from acn.data import load_data, load_tokenizer
+from acn.data.tokenizer import SPECIAL_TOKENS, train_tokenizer
 from acn.errors import DataError
 
 CLS, SEP, PAD = 2, 3, 0
@@ -113,3 +117,25 @@ def test_text_errors(tmp_path):
     latin.write_bytes(b"caf\xe9 " * 100)
     with pytest.raises(DataError, match=str(latin)):
         load_data(f"text:{latin}")
+
+
+def test_trained_tokenizer_ids_follow_the_tokens_not_the_trainer():
+    """The trainer numbers its tokens in hash order, which changes from process to process; the
+    ids are renumbered: specials first, then every other token in sorted order, and a text
+    splits into the same tokens as under the trainer's own numbering."""
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(300)]
+    tok = train_tokenizer(texts, 300)
+    vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
+    names = [t for t, _ in vocab]
+    assert [i for _, i in vocab] == list(range(len(vocab)))
+    assert names[:5] == SPECIAL_TOKENS and names[5:] == sorted(names[5:])
+    # the same vocabulary in the trainer's order splits every text alike
+    shuffled = names[5:]
+    rng.shuffle(shuffled)
+    other = Tokenizer.from_str(tok.to_str())
+    other.model = models.WordPiece(
+        {t: i for i, t in enumerate([*SPECIAL_TOKENS, *shuffled])}, unk_token="[UNK]"
+    )
+    for text in texts[:50]:
+        assert tok.encode(text).tokens == other.encode(text).tokens

@@ -3,7 +3,10 @@
 BERT-style: lower-cased, BERT pre-tokenisation, special tokens at fixed ids
 [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, sequences `[CLS] ... [SEP]` padded/truncated to
 max_len. A trained tokenizer is cached as JSON keyed on the corpus file and the options, so
-the same data always gets the same ids.
+the same data always gets the same ids. The trainer numbers the tokens it learns in an order that
+changes from process to process (ties broken by hash order), so the ordinary tokens are
+renumbered in sorted order after training: the same text gives the same ids on every machine
+even without the cache.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .sources.common import MAX_TEXT_BYTES, read_limited
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
+IDS_ORDER = "sorted"  # in the cache key: entries cached before the renumbering are not reused
 
 
 def train_tokenizer(
@@ -39,6 +43,17 @@ def train_tokenizer(
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False
     )
     tok.train_from_iterator(texts, trainer)
+    return _renumbered(tok)
+
+
+def _renumbered(tok: Tokenizer) -> Tokenizer:
+    """``tok`` with the special tokens at their fixed ids and every other token numbered in sorted
+    order. WordPiece splits a word by longest match against the vocabulary, so only the ids
+    change, never how a text is split."""
+    vocab = tok.get_vocab(with_added_tokens=False)
+    ordinary = sorted(t for t in vocab if t not in SPECIAL_TOKENS)
+    ids = {t: i for i, t in enumerate([*SPECIAL_TOKENS, *ordinary])}
+    tok.model = models.WordPiece(ids, unk_token="[UNK]")
     return tok
 
 
@@ -70,8 +85,9 @@ def get_tokenizer(
     if tokenizer is not None:
         return load_tokenizer(tokenizer), Path(tokenizer).expanduser()
     key = cache.cache_key(
-        "wordpiece", corpus_files, vocab_size=vocab_size, lowercase=lowercase, **key_params
-    )
+        "wordpiece", corpus_files, vocab_size=vocab_size, lowercase=lowercase,
+        ids=IDS_ORDER, **key_params,
+    )  # fmt: skip
     path = cache.cache_dir(cache_dir) / f"{key}.json"
     if path.is_file():
         try:
