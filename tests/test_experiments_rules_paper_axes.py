@@ -179,6 +179,7 @@ def test_bert_cpu_recipe_is_the_committed_config():
     cfg = yaml.safe_load((ROOT / "configs" / "bert_mlm_sst2_agnews.yaml").read_text())
     recipe = bert.CPU_PRETRAIN
     assert recipe["model"]["name"] == cfg["model"]["name"]
+    assert recipe["model"]["overrides"] == cfg["model"].get("overrides", {})
     assert recipe["data"]["options"] == cfg["data"]["options"]
     assert {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["optim"].items()} == {
         k: tuple(v) if isinstance(v, list) else v for k, v in cfg["optim"].items()}  # fmt: skip

@@ -22,7 +22,9 @@ Per seed:
 The rule: AC-BERT's dev accuracy at its cutoff minus the full residual BERT's, non-inferiority
 within 1 point. (Until this rule the experiment pretrained on tiny-shakespeare with no gate, chose
 the fine-tuning learning rate on a first look at the dev set and took the cutoff on the dev set;
-its verdict stays as history.)
+its verdict stays as history. The first gated cpu recipe, 64-token pretraining rows and 1
+epoch, failed the gate on every seed, 3-5; it stays as history too, and the 16-token recipe below
+is judged on seeds never run before, 6-8.)
 """
 
 from __future__ import annotations
@@ -185,20 +187,28 @@ def plot(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
 
 
 # configs/bert_mlm_sst2_agnews.yaml (the residual run; tests/test_experiments_rules_paper_axes.py
-# checks they agree)
+# checks they agree).
+# Why pretraining rows of 16 tokens, not 64: With 64-token rows this model stays on the unigram
+# plateau (it predicts `the` at every mask) far beyond the budget: exploratory residual runs on
+# seed 100, judged only on the gate (held-out pretraining text), reached +0.0 points in 1 epoch,
+# +0.94 in 5 and +1.56 with a 2,048 vocabulary in 8. With 16-token rows the same number of tokens
+# per epoch gives 4x the steps and an attention that finds its neighbours sooner: residual 2
+# epochs +10.0 points, AC-BERT 4 epochs (the 2:1 ratio) past the margin too; AC-BERT at 2e-3
+# was slower. BERT itself pretrained 90% of its steps on short sequences (Devlin et al. 2019).
 CPU_PRETRAIN: Recipe = {
-    "model": {"name": "bert_tiny_mlm", "overrides": {}},
-    "data": {"spec": IN_DOMAIN, "options": {"vocab_size": 8192, "max_len": 64}},
+    # 64 positions, as fine-tuning reads; pretraining rows fill the first 16 (see above)
+    "model": {"name": "bert_tiny_mlm", "overrides": {"max_len": 64}},
+    "data": {"spec": IN_DOMAIN, "options": {"vocab_size": 8192, "max_len": 16}},
     "optim": {
         "lr": 1e-3,
         "betas": [0.9, 0.98],
         "eps": 1e-9,
         "weight_decay": 0.01,
-        "warmup_epochs": 0.5,
+        "warmup_epochs": 1.0,
         "label_smoothing": 0.0,
         "grad_clip": 0.5,
     },  # fmt: skip
-    "epochs": 1,
+    "epochs": 2,
     "batch_size": 64,
     "eval_batch_size": 256,
 }
@@ -270,11 +280,12 @@ EXPERIMENT = Experiment(
                 "pretrain": merge(
                     CPU_PRETRAIN,
                     {
-                        "model": {"overrides": _SMOKE_MODEL},
+                        "model": {"overrides": {**_SMOKE_MODEL, "max_len": 32}},
                         "data": {
                             "spec": Generated("text", "corpus"),
                             "options": {"vocab_size": 512, "max_len": 32, "limit": 200},
                         },
+                        "epochs": 1,
                     },
                 ),
                 "finetune": merge(
@@ -305,9 +316,10 @@ EXPERIMENT = Experiment(
             },  # fmt: skip
             changes="4-layer width-128 post-LN BERT (bert_tiny) pretrained on the SST-2 and AG "
             "News training sentences (labels unread, 10% held out for the gate; WordPiece 8,192 "
-            "trained on that text, 64 tokens; residual 1 epoch, AC-BERT 2: the paper's 2:1 "
-            "ratio; AdamW 1e-3, betas 0.9/0.98, warmup half the run, clip 0.5, no label "
-            "smoothing) instead of BERT-base on BookCorpus + Wikipedia; fine-tuned 3 epochs on "
+            "trained on that text; rows of 16 tokens, 64 positions for fine-tuning; residual 2 "
+            "epochs, AC-BERT 4: the paper's 2:1 ratio; AdamW 1e-3, betas 0.9/0.98, warmup half "
+            "the run, clip 0.5, no label smoothing) instead of BERT-base on BookCorpus + "
+            "Wikipedia; fine-tuned 3 epochs on 64-token rows of "
             "the first 4,000 SST-2 training rows less a 10% validation split, learning rate "
             "3e-4 or 1e-3 chosen on it; scored on the GLUE dev set; no AG News fine-tuning "
             "(the 30-minute budget)",
