@@ -232,3 +232,15 @@ def test_bert_with_every_seed_failing_the_gate_reports_failed_pretraining(tmp_pa
     assert result["summary_numbers"]["failed_pretraining_seeds"] == [0, 1]
     assert all(s["contrasts"][bert.QUANTITY] is None for s in result["per_seed"])
     assert "bert" in render_report([result])
+
+
+def test_bert_cpu_dry_run_step_scores_masked_tokens(tmp_path, shared_data):
+    """The cpu plan's one optimizer step on 16-token masked-LM rows has tokens to score (one
+    row, as a causal LM takes, or four scored none at seed 6: loss 0, nothing checked)."""
+    root = shared_data("sst2").parent
+    shared_data("agnews")
+    opts = RunOptions(scale="cpu", seeds=1, first_seed=6, out=tmp_path / "out",
+                      runs=tmp_path / "runs", data_root=root, dry_run=True)  # fmt: skip
+    plan = {e["key"]: e for e in run_experiment(bert.EXPERIMENT, opts, log=None)["plan"]}
+    for key in ("acn-mlm", "residual-mlm"):
+        assert plan[key]["data_found"] and plan[key]["step_loss"] > 1.0

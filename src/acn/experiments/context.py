@@ -52,8 +52,11 @@ from .recipes import Recipe, Sources, train_config
 CACHE_DIR = "by-config"  # RUNS/by-config/DIGEST: runs named by what they train
 DRY_RUN_BATCH = 4  # rows of the one optimizer step a dry run takes per model
 # a language model's row is a whole context of next-token examples (GPT-2 small: 1,024, and
-# logits of 50,257 per token, 0.2 GB a row in float32): one row is enough to check it
+# logits of 50,257 per token, 0.2 GB a row in float32): one row is enough to check it. A masked-LM
+# batch scores only 15% of its ordinary tokens (the head runs only there), so a few short rows may
+# score none and check nothing: masked-LM data takes rows for DRY_RUN_MASKED_TOKENS tokens.
 DRY_RUN_SEQUENCES = 1
+DRY_RUN_MASKED_TOKENS = 512  # about 60 scored
 # Training-split sizes of datasets a paper-scale plan may name but the machine may lack, used only
 # to estimate FLOPs when the data is absent (the standard train splits).
 KNOWN_TRAIN_SIZES = {"imagenet": 1_281_167, "cifar100": 50_000, "cifar10": 50_000, "qnli": 104_743,
@@ -236,6 +239,8 @@ def dry_step(key: str, cfg: TrainConfig) -> PlanEntry:
     values = model_values(cfg, data.info) if data is not None else dict(cfg.model.overrides)
     model = create_model(cfg.model.name, cfg.model.connectivity, **values).to(device)
     rows = DRY_RUN_SEQUENCES if model.predicts_per_token else DRY_RUN_BATCH
+    if data is not None and data.kind == "mlm":
+        rows = max(rows, -(-DRY_RUN_MASKED_TOKENS // int(data.splits.train.x.shape[1])))
     if data is not None:
         x, y = data.splits.train.x[:rows], data.splits.train.y[:rows]
         gen = torch.Generator().manual_seed(cfg.seed)
