@@ -53,7 +53,13 @@ def _renumbered(tok: Tokenizer) -> Tokenizer:
     vocab = tok.get_vocab(with_added_tokens=False)
     ordinary = sorted(t for t in vocab if t not in SPECIAL_TOKENS)
     ids = {t: i for i, t in enumerate([*SPECIAL_TOKENS, *ordinary])}
-    tok.model = models.WordPiece(ids, unk_token="[UNK]")
+    old = tok.model
+    tok.model = models.WordPiece(
+        ids,
+        unk_token=old.unk_token,
+        continuing_subword_prefix=old.continuing_subword_prefix,
+        max_input_chars_per_word=old.max_input_chars_per_word,
+    )
     return tok
 
 

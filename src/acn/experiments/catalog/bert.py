@@ -188,7 +188,7 @@ def plot(per_seed: list[SeedResult], out_dir: Path) -> list[Path]:
 
 # configs/bert_mlm_sst2_agnews.yaml (the residual run; tests/test_experiments_rules_paper_axes.py
 # checks they agree).
-# Why pretraining rows of 16 tokens, not 64: With 64-token rows this model stays on the unigram
+# Why pretraining rows of 16 tokens, not 64: with 64-token rows this model stays on the unigram
 # plateau (it predicts `the` at every mask) far beyond the budget: exploratory residual runs on
 # seed 100, judged only on the gate (held-out pretraining text), reached +0.0 points in 1 epoch,
 # +0.94 in 5 and +1.56 with a 2,048 vocabulary in 8. With 16-token rows the same number of tokens
